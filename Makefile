@@ -1,0 +1,56 @@
+# oemhost: the two commands a new user runs are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+HOST_PACKAGES := systemd-container debootstrap btrfs-progs iproute2 openssh-client git \
+                 chromium rsync dnsutils monitoring-plugins-basic monitoring-plugins-standard
+
+help:
+	@echo "make demo   - set up everything, boot the lab, converge it, serve the panels"
+	@echo "make test   - the whole test suite (lint, unit, lab, molecule, browser)"
+	@echo "make bench  - benchmarks (print figures)"
+
+# Debian packages the lab and the tests need on the host (root, Debian/Ubuntu).
+host-deps: .host-deps.stamp
+.host-deps.stamp:
+	@if [ "$$(id -u)" != 0 ]; then echo "make: host packages need root (run as root)" >&2; exit 1; fi
+	@missing=$$(for p in $(HOST_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing host packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@touch $@
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: pyproject.toml requirements.yml
+	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PY) scripts/check_collections.py
+	@touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --profile production -q
+	@for p in playbooks/*.yml; do $(BIN)/ansible-playbook -i inventories/example --syntax-check $$p >/dev/null || exit 1; done; echo "syntax-check ok"
+
+unit: venv
+	$(BIN)/pytest -m "not lab and not browser" tests
+
+labtests: venv host-deps
+	$(BIN)/pytest -m "lab or browser" tests
+
+molecule: venv host-deps
+	@for s in molecule/*/; do s=$$(basename $$s); [ -f molecule/$$s/molecule.yml ] || continue; \
+	  echo "== molecule test -s $$s"; $(BIN)/molecule test -s $$s || exit 1; done
+
+test: lint unit labtests molecule
+
+bench: venv host-deps
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+.PHONY: help host-deps venv lint unit labtests molecule test bench demo
