@@ -14,6 +14,7 @@ import os
 import pwd
 import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -192,11 +193,15 @@ class MariaDBServer(_Server):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=base)
 
         def ready() -> bool:
-            try:
-                pymysql.connect(unix_socket=str(sock), user="root", connect_timeout=2).close()
-                return True
-            except pymysql.err.MySQLError:
+            # a plain socket first: PyMySQL leaks its socket when a connect fails
+            if not sock.exists():
                 return False
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.connect(str(sock))
+                except OSError:
+                    return False
+            return True
 
         _wait(ready, 60, "mariadbd", self.proc, log)
         conn = pymysql.connect(unix_socket=str(sock), user="root", autocommit=True)

@@ -197,19 +197,19 @@ def _shared_pinger() -> tuple[Pinger, bool]:
 
 
 async def probe_ping(check: Check) -> Outcome:
-    """Params: ``count`` (3), ``interval`` (0.2 s), ``wait`` (per packet, 2 s),
+    """Params: ``packets`` (3), ``packet_interval`` (0.2 s), ``wait`` (per packet, 2 s),
     ``warn_loss`` (34 %), ``warn_rtt`` (0.2 s)."""
     if ":" in check.address:
         raise ProbeError(Failure.CONFIG, "IPv6 ping is not supported yet", Status.UNKNOWN)
-    count = int(check.params.get("count", 3))
+    count = max(1, int(check.params.get("packets", 3)))
     wait = min(float(check.params.get("wait", 2.0)), check.timeout)
     try:
         pinger, own = _shared_pinger()
     except IcmpUnavailable as exc:
         raise ProbeError(Failure.CONFIG, str(exc), Status.UNKNOWN) from None
     try:
-        stats = await pinger.ping(check.address, count, float(check.params.get("interval", 0.2)),
-                                  wait)
+        stats = await pinger.ping(check.address, count,
+                                  float(check.params.get("packet_interval", 0.2)), wait)
     finally:
         if own:
             pinger.close()
