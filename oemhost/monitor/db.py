@@ -24,3 +24,12 @@ def sessions(settings: Settings, *, migrated: bool = False) -> sessionmaker[Sess
                 migrate(url)
             factory = _factories[url] = session_factory(make_engine(url))
         return factory
+
+
+def dispose(url: str | None = None) -> None:
+    """Close the pooled connections of ``url`` (or of every URL) and forget the factory."""
+    with _lock:
+        for key in [url] if url else list(_factories):
+            factory = _factories.pop(key, None)
+            if factory is not None:
+                factory.kw["bind"].dispose()

@@ -15,6 +15,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,7 +121,9 @@ class _Handler:
         msg = message_from_bytes(envelope.original_content or envelope.content,
                                  policy=policy.default)
         self.box.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
-                                  "msg": msg, "tls": session.ssl is not None})
+                                  "msg": msg,
+                                  "tls": server.transport.get_extra_info("ssl_object")
+                                  is not None})
         return "250 OK"
 
 
@@ -138,6 +141,12 @@ class Smtpd:
 
 @pytest.fixture(scope="session")
 def smtpd(pki) -> Iterator[Smtpd]:
+    with smtp_servers(pki) as servers:
+        yield servers
+
+
+@contextmanager
+def smtp_servers(pki) -> Iterator[Smtpd]:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -148,7 +157,7 @@ def smtpd(pki) -> Iterator[Smtpd]:
         ok = isinstance(auth_data, LoginPassword) and auth_data.login == user.encode() \
             and auth_data.password == password.encode()
         box.logins.append((mechanism, ok))
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
     cert, key = pki["good"]
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -257,3 +266,160 @@ def _toml(data: dict, prefix: str = "") -> str:
 def env(tmp_path, smtpd) -> Env:
     smtpd.box.clear()
     return Env(tmp_path, smtpd)
+
+
+# -- an isolated network for the engine scenarios -------------------------------------------
+NS_NET = "10.200"
+
+
+@pytest.fixture
+def netns():
+    """Run the test in a fresh network namespace (this thread and the threads it starts):
+    loopback up, ``10.200.0.0/16`` unreachable; a node "exists" when its address is added
+    to lo. Restores the original namespace afterwards; the new one vanishes with it."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    os.unshare(os.CLONE_NEWNET)
+    try:
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "route", "add", "unreachable", f"{NS_NET}.0.0/16"], check=True)
+        yield NetNs()
+    finally:
+        os.setns(orig, os.CLONE_NEWNET)
+        os.close(orig)
+
+
+class NetNs:
+    def add(self, address: str) -> None:
+        import subprocess
+        subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
+
+    def remove(self, address: str) -> None:
+        import subprocess
+        subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=True)
+
+
+class Clock:
+    def __init__(self):
+        from datetime import UTC, datetime
+        self.now = datetime.now(UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **kw) -> None:
+        from datetime import timedelta
+        self.now += timedelta(**kw)
+
+
+class FakeJobs:
+    """Stands in for the job engine's API (oemhost.jobs.submit / get) until it lands: records
+    each submission and runs ``on_submit`` (what the playbook would do) at once."""
+
+    def __init__(self):
+        self.submitted: list[dict] = []
+        self.states: dict[str, str] = {}
+        self.on_submit = None
+        self.result = "succeeded"
+
+    def submit(self, session, *, kind, playbook, nodes, extravars, requested_by, reason):
+        from oemhost.monitor.jobs import JobState
+
+        job_id = str(len(self.submitted) + 1)
+        self.submitted.append({"id": job_id, "kind": kind, "playbook": playbook,
+                               "nodes": list(nodes), "extravars": dict(extravars),
+                               "requested_by": requested_by, "reason": reason})
+        self.states[job_id] = JobState.PENDING
+        if self.on_submit is not None:
+            self.on_submit(self.submitted[-1])
+        self.states[job_id] = JobState(self.result)
+        return job_id
+
+    def state(self, session, job_id):
+        from oemhost.monitor.jobs import JobState
+        return self.states.get(job_id, JobState.UNKNOWN)
+
+
+NODE_PORTS = {"http": 80, "https": 443, "ftp": 21, "smtp": 25, "smtps": 465, "pop3": 110,
+              "pop3s": 995, "imap": 143, "imaps": 993}
+SERVICE_LISTENERS = {"web": ("http", "https"), "ftp": ("ftp",),
+                     "mail": ("smtp", "smtps", "pop3", "pop3s", "imap", "imaps")}
+
+
+class World:
+    """Nodes served by simulated daemons on their own addresses, a real SMTP server, a
+    SQLite database, a fake job engine and a controllable clock, all in the test's netns."""
+
+    def __init__(self, ns: NetNs, root: Path, pki):
+        self.ns = ns
+        self.endpoints = Endpoints(pki)
+        self._smtpd_cm = smtp_servers(pki)
+        self.smtpd = self._smtpd_cm.__enter__()
+        self.env = Env(root, self.smtpd)
+        self.env.monitor = {"retry_interval": 0, "max_attempts": 2, "restart_backoff": 0,
+                            "ops_contacts": ["ops@provider.example"], "ops_language": "ja",
+                            "timeout": 3, "reboot_grace": 120,
+                            "protocols": {"ping": {"packets": 1, "wait": 1}}}
+        self.clock = Clock()
+        self.jobs = FakeJobs()
+        self.addresses: set[str] = set()
+
+    def node(self, name: str, address: str, services=("web",), **kw) -> None:
+        self.env.node(name, address, services=services, **kw)
+
+    def up(self, address: str, services=("web",)) -> None:
+        if address not in self.addresses:
+            self.ns.add(address)
+            self.addresses.add(address)
+        for service in services:
+            for kind in SERVICE_LISTENERS.get(service, ()):
+                if (address, NODE_PORTS[kind]) not in self.endpoints.servers:
+                    self.endpoints.start(kind, address, NODE_PORTS[kind])
+
+    def stop(self, address: str, *kinds: str) -> None:
+        for kind in kinds:
+            self.endpoints.stop(address, NODE_PORTS[kind])
+
+    def start(self, address: str, *kinds: str, behaviour=None) -> None:
+        for kind in kinds:
+            if behaviour is None:
+                self.endpoints.start(kind, address, NODE_PORTS[kind])
+            else:
+                self.endpoints.start(kind, address, NODE_PORTS[kind], behaviour)
+
+    def down(self, address: str) -> None:
+        for (addr, port) in list(self.endpoints.servers):
+            if addr == address:
+                self.endpoints.stop(addr, port)
+        if address in self.addresses:
+            self.ns.remove(address)
+            self.addresses.discard(address)
+
+    def monitor(self, **cfg):
+        from oemhost.monitor.engine import Monitor
+        from oemhost.monitor.probes.pool import run_in_loop
+
+        self.env.monitor.update(cfg)
+        settings = self.env.settings()
+        return Monitor(settings, clock=self.clock, sleep=lambda s: None, jobs=self.jobs,
+                       prober=lambda checks: run_in_loop(checks, 100))
+
+    def close(self) -> None:
+        from oemhost.monitor import db
+
+        db.dispose()
+        self.endpoints.close()
+        self._smtpd_cm.__exit__(None, None, None)
+
+
+@pytest.fixture
+def world(netns, tmp_path, pki):
+    w = World(netns, tmp_path, pki)
+    try:
+        yield w
+    finally:
+        w.close()

@@ -138,13 +138,29 @@ class Pinger:
             if entry and not entry[0].done():
                 entry[0].set_result(now - entry[1])
 
+    async def _sendto(self, packet: bytes, address: str) -> None:
+        """Non-blocking sendto; waits for room in the send buffer (uvloop has no
+        ``sock_sendto``, so this does what it would)."""
+        while True:
+            try:
+                self.sock.sendto(packet, (address, 0))
+                return
+            except (BlockingIOError, InterruptedError):
+                ready = self._loop.create_future()
+                fd = self.sock.fileno()
+                self._loop.add_writer(fd, _wake, ready)
+                try:
+                    await ready
+                finally:
+                    self._loop.remove_writer(fd)
+
     async def _one(self, address: str, timeout: float) -> float | None:
         seq = next(self._seq) & 0xFFFF
         fut = self._loop.create_future()
         key = (address, seq)
         self._waiting[key] = (fut, time.perf_counter())
         try:
-            await self._loop.sock_sendto(self.sock, echo_request(self._ident, seq), (address, 0))
+            await self._sendto(echo_request(self._ident, seq), address)
             self._waiting[key] = (fut, time.perf_counter())
             async with asyncio.timeout(timeout):
                 return await fut
@@ -166,6 +182,11 @@ class Pinger:
             tasks.append(asyncio.ensure_future(self._one(address, timeout)))
         rtts = [r for r in await asyncio.gather(*tasks) if r is not None]
         return PingStats(count, len(rtts), tuple(rtts))
+
+
+def _wake(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 _current: ContextVar[list[Pinger | None] | None] = ContextVar("oemhost_pinger", default=None)
