@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HOST_PACKAGES := systemd-container debootstrap btrfs-progs iproute2 openssh-client git \
-                 chromium rsync dnsutils monitoring-plugins-basic monitoring-plugins-standard
+                 chromium rsync dnsutils monitoring-plugins-basic monitoring-plugins-standard \
+                 postgresql mariadb-server
 
 help:
 	@echo "make demo   - set up everything, boot the lab, converge it, serve the panels"
