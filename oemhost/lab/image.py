@@ -33,7 +33,8 @@ DISABLED_UNITS = [
     "postfix.service", "dovecot.service", "pure-ftpd.service", "mariadb.service",
     "postgresql.service", "named.service", "policyd-rate-limit.service",
     "unattended-upgrades.service", "apt-daily.timer", "apt-daily-upgrade.timer",
-    "e2scrub_all.timer", "fstrim.timer", "man-db.timer", "logrotate.timer",
+    "systemd-timesyncd.service", "postfwd.service", "e2scrub_all.timer", "fstrim.timer",
+    "man-db.timer", "logrotate.timer",
     "btrfs-scrub@-.timer",
 ]
 
@@ -180,7 +181,6 @@ def build_image(progress: Callable[[str], None] = lambda _m: None) -> Path:
                 apt-get -y -q dist-upgrade
                 apt-get install -y -q --no-install-recommends {pkgs}
                 for u in {units}; do systemctl disable "$u" >/dev/null 2>&1 || true; done
-                systemctl mask systemd-timesyncd.service >/dev/null 2>&1 || true
                 sed -i 's/^# *\\(ja_JP.UTF-8\\)/\\1/; s/^# *\\(en_US.UTF-8\\)/\\1/' /etc/locale.gen
                 locale-gen >/dev/null
                 apt-get clean

@@ -329,16 +329,21 @@ class Lab:
             run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", str(NSPAWN_RUNTIME)])
         d = self.node_dir(n.name)
         env = dict(os.environ, SYSTEMD_NSPAWN_LOCK="0")
-        log = open(d / "console.log", "ab")  # noqa: SIM115 (handed to the child)
-        proc = subprocess.Popen(
-            ["systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--quiet",
-             f"--network-namespace-path=/run/netns/{n.netns}", "-D", str(d / "root"),
-             f"--machine={n.machine}", "--resolv-conf=off", "--timezone=off",
-             "--console=read-only", "--link-journal=no"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, close_fds=True)
-        log.close()
-        n.pid = proc.pid
+        argv = ["systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--quiet",
+                f"--network-namespace-path=/run/netns/{n.netns}", "-D", str(d / "root"),
+                f"--machine={n.machine}", "--resolv-conf=off", "--timezone=off",
+                "--console=read-only", "--link-journal=no",
+                # its own network namespace: nftables (the common role) needs NET_ADMIN
+                "--capability=CAP_NET_ADMIN"]
+        # Started through a shell that exits at once, so the node outlives this process
+        # (PID 1 adopts it) and no Popen object is left waiting for it. The arguments are
+        # positional parameters, never parsed as shell words.
+        with open(d / "console.log", "ab") as log:
+            out = subprocess.run(["sh", "-c", '"$@" </dev/null >&2 & echo $!', "sh", *argv],
+                                 stdout=subprocess.PIPE, stderr=log, env=env, check=True,
+                                 start_new_session=True, close_fds=True, text=False)
+        # the shell's stdout is a pipe; the node's output goes to the console log
+        n.pid = int(out.stdout.split()[-1])
 
     def _ssh_port_open(self, address: str, timeout: float) -> bool:
         try:
