@@ -194,11 +194,20 @@ def build_image(progress: Callable[[str], None] = lambda _m: None) -> Path:
         if final.exists():
             _remove_tree(final)
         work.rename(final)
-        for old in (CACHE_DIR / "images").iterdir():  # drop images of older recipes
-            if (old.is_dir() and old.name != final.name and not old.name.endswith(".build")
-                    and str(old) not in Path("/proc/self/mountinfo").read_text()):
-                _remove_tree(old)
+        _prune_images(keep=final)
         return final / "rootfs"
+
+
+def _prune_images(keep: Path, count: int = 3) -> None:
+    """Keep the newest few images (other checkouts may use an older list), drop the rest
+    unless a node still runs on them."""
+    images = sorted((p for p in (CACHE_DIR / "images").iterdir()
+                     if p.is_dir() and not p.name.endswith(".build") and p != keep),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    mounts = Path("/proc/self/mountinfo").read_text()
+    for old in images[count - 1:]:
+        if str(old) not in mounts:
+            _remove_tree(old)
 
 
 def _remove_tree(path: Path) -> None:
