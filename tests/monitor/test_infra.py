@@ -58,14 +58,18 @@ def test_command_validation(params):
         provider_for("command").validate(params)
 
 
-def test_lab_provider_without_the_lab_fails_cleanly():
-    import importlib.util
-    res = provider_for("lab").reboot(RebootRequest(node("lab", {"lab": "lab"}), "t",
-                                                   settings=None))
-    if importlib.util.find_spec("oemhost.lab") is None:
-        assert res.status == "failed" and "oemhost.lab" in res.message
-    with pytest.raises(ValidationError):
-        provider_for("lab").validate({"node": "../etc"})
+def test_lab_provider_validates_and_reports_a_missing_lab(tmp_path):
+    p = provider_for("lab")
+    assert p.validate({"lab": "lab", "node": "node1", "project_dir": "/srv/x"}) == {
+        "lab": "lab", "node": "node1", "project_dir": "/srv/x"}
+    for bad in ({"node": "../etc"}, {"project_dir": "relative"}, {"lab": "x", "extra": 1}):
+        with pytest.raises(ValidationError):
+            p.validate(bad)
+    # a checkout without a lab: the lab says why, the outcome is "failed", nothing raised
+    res = p.reboot(RebootRequest(node("lab", {"lab": "nolab", "node": "node1",
+                                              "project_dir": str(tmp_path)}), "t",
+                                 settings=None))
+    assert res.status == "failed" and "node1" in res.message
 
 
 class RecordingJobs:

@@ -1,15 +1,17 @@
 """``lab``: restart a lab node (systemd-nspawn) through ``oemhost.lab``.
 
-Params: ``{lab: <lab name>, node: <lab node name>}`` (both default to the node's name and
-the default lab). Calls ``oemhost.lab.restart_node(settings, node, lab=lab)``, the lab's
-public function to restart a node by name (kill what is left of it, boot it again).
+Params (the lab writes them into its node records): ``lab`` (the lab's name, default
+"lab"), ``node`` (the lab node's name, default the node's), ``project_dir`` (the checkout
+the lab belongs to, default this installation's). Calls ``Lab.restart(node, wait=False)``:
+kill what is left of the node, boot it again; the monitor verifies it after
+``reboot_grace`` like any other reboot.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from oemhost.errors import OemhostError, ValidationError
@@ -27,12 +29,17 @@ class LabProvider(InfraProvider):
             value = params.get(key)
             if value is not None and (not isinstance(value, str) or not _NAME.match(value)):
                 errors[f"infra.params.{key}"] = "must be a lab name ([a-z][a-z0-9-]*)"
-        unknown = set(params) - {"lab", "node"}
+        project = params.get("project_dir")
+        if project is not None and (not isinstance(project, str)
+                                    or not Path(project).is_absolute()):
+            errors["infra.params.project_dir"] = "must be an absolute path"
+        unknown = set(params) - {"lab", "node", "project_dir"}
         if unknown:
             errors["infra.params"] = f"unknown keys: {', '.join(sorted(unknown))}"
         if errors:
             raise ValidationError(errors, subject="lab provider")
-        return {"lab": params.get("lab"), "node": params.get("node")}
+        return {"lab": params.get("lab") or "lab", "node": params.get("node"),
+                "project_dir": project}
 
     def reboot(self, request: RebootRequest) -> RebootOutcome:
         try:
@@ -40,15 +47,16 @@ class LabProvider(InfraProvider):
         except ValidationError as exc:
             return RebootOutcome("failed", str(exc))
         try:
-            lab = importlib.import_module("oemhost.lab")
+            from oemhost.lab import Lab
         except ImportError:
             return RebootOutcome("failed", "the lab (oemhost.lab) is not installed")
-        restart = getattr(lab, "restart_node", None)
-        if restart is None:
-            return RebootOutcome("failed", "oemhost.lab has no restart_node()")
         name = params["node"] or request.node.name
+        project = Path(params["project_dir"]) if params["project_dir"] else (
+            request.settings.project_dir if request.settings is not None else None)
+        if project is None:
+            return RebootOutcome("failed", "lab provider: no project directory")
         try:
-            restart(request.settings, name, lab=params["lab"])
+            Lab(project, params["lab"]).restart(name, wait=False)
         except OemhostError as exc:
             return RebootOutcome("failed", f"lab restart of {name}: {exc}")
         return RebootOutcome("done", f"lab node {name} restarted")
