@@ -149,7 +149,7 @@ class Monitor:
             results = self.prober(soft)
             report.retried += len(results)
             self._observe(results, attempts)
-        self._decide(nodes, report)
+        self._decide(report, nodes)
         report.seconds = time.monotonic() - t0
         log.info("monitor sweep: %s", report.line())
         return report
@@ -162,11 +162,13 @@ class Monitor:
         return row.last_checked_at + timedelta(seconds=check.interval - slack) <= now
 
     # -- incidents and actions ------------------------------------------------------------
-    def _decide(self, nodes: dict[str, NodeInfo], report: RunReport,
-                only: Iterable[str] | None = None) -> None:
+    def _decide(self, report: RunReport, nodes: dict[str, NodeInfo] | None = None,
+                evaluate: Iterable[str] | None = None) -> None:
+        """Update incidents from the states of ``evaluate`` nodes (all when None), let
+        remediation act on every open incident, send what is due."""
         with ENGINE_LOCK, session_scope(self.sessions) as session:
             now = self.clock()
-            names = set(only) if only is not None else None
+            names = set(evaluate) if evaluate is not None else None
             rows_all = load_states(session, names)
             by_node: dict[str, dict[str, MonitorCheckState]] = defaultdict(dict)
             for (node, proto), row in rows_all.items():
@@ -175,18 +177,20 @@ class Monitor:
             for node in set(by_node) | {n for n, _s in opened}:
                 self._evaluate_node(session, node, by_node.get(node, {}), opened, now, report)
             session.flush()
-            for incident in open_incidents(session, names).values():
-                rows = by_node.get(incident.node, {})
-                self.remediator.plan(session, incident, nodes.get(incident.node)
-                                     or self._node(incident.node), rows,
+            still_open = list(open_incidents(session).values())
+            if still_open and nodes is None:
+                nodes = self.nodes()
+            for incident in still_open:
+                rows = by_node.get(incident.node)
+                if rows is None:
+                    rows = {p: r for (n, p), r in load_states(session, [incident.node]).items()}
+                self.remediator.plan(session, incident, (nodes or {}).get(incident.node), rows,
                                      is_hard_down(rows.get("ping")), now)
-            report.problems = sum(1 for r in rows_all.values() if r.status != "ok")
+            if names is None:
+                report.problems = sum(1 for r in rows_all.values() if r.status != "ok")
             sent = self.notifier.run(session, now)
             report.notices += sent["notice"]
             report.reports += sent["report"]
-
-    def _node(self, name: str) -> NodeInfo | None:
-        return self.nodes([name]).get(name)
 
     def _evaluate_node(self, session: Session, node: str, rows: dict[str, MonitorCheckState],
                        opened: dict[tuple[str, str], MonitorIncident], now: datetime,
@@ -261,14 +265,14 @@ class Monitor:
             for incident in open_incidents(session).values():
                 for proto in self.remediator.poll(session, incident, now):
                     verify[incident.node].add(proto)
-        nodes = self.nodes()
+        nodes = self.nodes(verify) if verify else None
         if verify:
-            wanted = [c for c in self.checks(n for name, n in nodes.items() if name in verify)
+            wanted = [c for c in self.checks(nodes.values())
                       if "*" in verify[c.node] or c.protocol in verify[c.node]]
             results = self.prober(wanted)
             report.verified = len(results)
             self._observe(results, self._attempts(wanted))
-        self._decide(nodes, report)
+        self._decide(report, evaluate=set(verify))
         with ENGINE_LOCK, session_scope(self.sessions) as session:
             now = self.clock()
             report.notices += self.notifier.retry_failed(session, now)

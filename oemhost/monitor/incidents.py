@@ -112,9 +112,6 @@ def recover(session: Session, incident: MonitorIncident, now: datetime, *,
     incident.status = "recovered"
     incident.recovered_at = now
     incident.failing = []
-    rem = dict(incident.remediation or {})
-    rem["pending"] = {}
-    incident.remediation = rem
     duration = (now - incident.started_at).total_seconds()
     add_event(session, incident, "recovered",
               f"all checks answer again after {duration / 60:.0f} min", now,

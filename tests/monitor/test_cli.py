@@ -86,3 +86,16 @@ def test_test_mail(env, smtpd, capsys):
     assert run(env.settings(), "test-mail", "ops@provider.example") == 0
     assert capsys.readouterr().out.startswith("sent <")
     assert smtpd.box.messages[0]["to"] == ["ops@provider.example"]
+
+
+def test_real_console_script(oemhost_cli, env):
+    import os
+
+    e = dict(os.environ, OEMHOST_CONFIG=str(env.root / "oemhost.toml"))
+    env.settings()
+    ok = oemhost_cli("monitor", "report-due", "2026-09-18T18:00:00+09:00", env=e)
+    assert ok.returncode == 0 and "report day 2026-09-24" in ok.stdout
+    bad = oemhost_cli("monitor", "check", "127.0.0.1", "-p", "gopher", env=e)
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("oemhost: error: protocol: one of ping, http")
+    assert len(bad.stderr.splitlines()) == 1

@@ -62,8 +62,11 @@ def test_relay_without_starttls_is_refused_not_downgraded(smtpd):
 
 
 def test_unreachable_relay(smtpd):
-    from conftest import free_port
-    m = Mailer(SmtpConfig.from_settings({"host": "127.0.0.1", "port": free_port(),
+    import socket
+    with socket.socket() as s:          # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    m = Mailer(SmtpConfig.from_settings({"host": "127.0.0.1", "port": port,
                                          "security": "none", "timeout": 3}))
     with pytest.raises(MailError):
         m.send(m.compose(["a@b.example"], "x", "y"))
