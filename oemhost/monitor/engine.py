@@ -91,7 +91,7 @@ class Monitor:
         self.sessions = sessions or monitor_db.sessions(settings)
         self.prober: Prober = prober or (lambda checks: probe_all(
             checks, processes=self.cfg.processes, concurrency=self.cfg.concurrency))
-        self.jobs = jobs or EngineJobs()
+        self.jobs = jobs or EngineJobs(settings)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.sleep = sleep or time.sleep
         self._nodes = nodes or (lambda: load_nodes(settings.inventory_dir))

@@ -2,7 +2,7 @@
 
 Level-1 restarts and job-based level-2 reboots are jobs of the job engine: the monitor
 submits them and later asks for their state. :class:`EngineJobs` is the real gateway
-(``oemhost.jobs.submit`` / ``oemhost.jobs.get``); tests of the monitor's decisions may pass
+(``oemhost.jobs.submit`` / ``oemhost.jobs.get_job``); tests of the monitor's decisions may pass
 another :class:`JobGateway`. When the job engine is not installed the gateway raises
 :class:`~oemhost.errors.OemhostError` and the monitor records that remediation could not be
 started (and escalates) instead of crashing the sweep.
@@ -58,7 +58,12 @@ class JobGateway(Protocol):
 
 
 class EngineJobs:
-    """The job engine's API: ``oemhost.jobs.submit(session, ...)`` and ``get(session, id)``."""
+    """The job engine's API: ``oemhost.jobs.submit(session, ...)`` and
+    ``oemhost.jobs.get_job(session, id).status`` (queued, running, succeeded, failed,
+    cancelled)."""
+
+    def __init__(self, settings=None):
+        self.settings = settings
 
     def _module(self):
         try:
@@ -68,16 +73,17 @@ class EngineJobs:
 
     def submit(self, session: Session, *, kind: str, playbook: str, nodes: Sequence[str],
                extravars: Mapping[str, Any], requested_by: str, reason: str) -> str:
+        extra = {"settings": self.settings} if self.settings is not None else {}
         job = self._module().submit(session, kind=kind, playbook=playbook, nodes=list(nodes),
                                     extravars=dict(extravars), requested_by=requested_by,
-                                    reason=reason)
+                                    reason=reason, **extra)
         return str(getattr(job, "id", job))
 
     def state(self, session: Session, job_id: str) -> JobState:
         jobs = self._module()
-        getter = getattr(jobs, "get", None) or getattr(jobs, "get_job", None)
+        getter = getattr(jobs, "get_job", None)
         if getter is None:
-            raise OemhostError("oemhost.jobs has no get(session, job_id)")
+            raise OemhostError("oemhost.jobs has no get_job(session, job_id)")
         try:
             job = getter(session, int(job_id) if job_id.isdigit() else job_id)
         except OemhostError:

@@ -16,8 +16,10 @@ proxmox     api_host, api_user, api_token_id,             community.proxmox.prox
             api_token_secret_file, vmid, validate_certs   (state: stopped force, started)
 ==========  ==========================================  =================================
 
-Extra vars of the job: ``oemhost_reboot_provider`` and ``oemhost_reboot_params`` (the
-validated params above, no secret values).
+Extra vars of the job: only ``oemhost_reboot_provider`` (the job engine accepts ids only
+as extra vars, and nothing secret belongs there). The playbook reads the params from the
+node's record in the inventory (``oemhost_node.infra.params``, inert data), which the
+monitor has validated before submitting the job.
 """
 
 from __future__ import annotations
@@ -79,8 +81,7 @@ class _JobProvider(InfraProvider):
         try:
             job_id = request.jobs.submit(
                 request.session, kind="reboot", playbook=PLAYBOOK, nodes=[request.node.name],
-                extravars={"oemhost_reboot_provider": self.name,
-                           "oemhost_reboot_params": params},
+                extravars={"oemhost_reboot_provider": self.name},
                 requested_by="monitor", reason=request.reason)
         except OemhostError as exc:
             return RebootOutcome("failed", f"reboot job not submitted: {exc}")
