@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 #: Serialises the engine's database phases within the worker process (sweep and followup
 #: run in the scheduler's thread pool); probing happens outside it.
 ENGINE_LOCK = threading.RLock()
+#: One mailer run at a time (sweep and follow-up may both find the same mail due).
+NOTIFY_LOCK = threading.Lock()
 _last_prune: dict[str, datetime] = {}
 
 Prober = Callable[[Sequence[Check]], list[CheckResult]]
@@ -163,7 +165,7 @@ class Monitor:
 
     # -- incidents and actions ------------------------------------------------------------
     def _decide(self, report: RunReport, nodes: dict[str, NodeInfo] | None = None,
-                evaluate: Iterable[str] | None = None) -> None:
+                evaluate: Iterable[str] | None = None, notify: bool = True) -> None:
         """Update incidents from the states of ``evaluate`` nodes (all when None), let
         remediation act on every open incident, send what is due."""
         with ENGINE_LOCK, session_scope(self.sessions) as session:
@@ -188,9 +190,19 @@ class Monitor:
                                      is_hard_down(rows.get("ping")), now)
             if names is None:
                 report.problems = sum(1 for r in rows_all.values() if r.status != "ok")
+        if notify:
+            self._notify(report)
+
+    def _notify(self, report: RunReport, retry: bool = False) -> None:
+        """Mail what is due: outside the engine lock, committing per mail, so a slow relay
+        holds up neither the probes nor the database."""
+        with NOTIFY_LOCK, session_scope(self.sessions) as session:
+            now = self.clock()
             sent = self.notifier.run(session, now)
             report.notices += sent["notice"]
             report.reports += sent["report"]
+            if retry:
+                report.notices += self.notifier.retry_failed(session, now)
 
     def _evaluate_node(self, session: Session, node: str, rows: dict[str, MonitorCheckState],
                        opened: dict[tuple[str, str], MonitorIncident], now: datetime,
@@ -272,10 +284,10 @@ class Monitor:
             results = self.prober(wanted)
             report.verified = len(results)
             self._observe(results, self._attempts(wanted))
-        self._decide(report, evaluate=set(verify))
+        self._decide(report, evaluate=set(verify), notify=False)
+        self._notify(report, retry=True)
         with ENGINE_LOCK, session_scope(self.sessions) as session:
             now = self.clock()
-            report.notices += self.notifier.retry_failed(session, now)
             key = self.settings.database_url
             if key not in _last_prune or now - _last_prune[key] > timedelta(hours=1):
                 _last_prune[key] = now

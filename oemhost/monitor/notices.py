@@ -88,16 +88,18 @@ class Notifier:
 
     # -- what is due --------------------------------------------------------------------
     def run(self, session: Session, now: datetime) -> dict[str, int]:
+        """Send every notice and report that is due. Commits as it goes: call it with a
+        session of its own, outside the engine lock."""
         sent = {"notice": 0, "report": 0}
         threshold = now - timedelta(seconds=self.cfg.notice_after)
         for inc in session.scalars(select(MonitorIncident).where(
                 MonitorIncident.status == "open", MonitorIncident.notice_sent_at.is_(None),
-                MonitorIncident.started_at <= threshold)):
+                MonitorIncident.started_at <= threshold)).all():
             sent["notice"] += self.send(session, inc, "notice", now)
         for inc in session.scalars(select(MonitorIncident).where(
                 MonitorIncident.status == "recovered", MonitorIncident.report_sent_at.is_(None),
                 MonitorIncident.report_send_at.is_not(None),
-                MonitorIncident.report_send_at <= now)):
+                MonitorIncident.report_send_at <= now)).all():
             sent["report"] += self.send(session, inc, "report", now)
         return sent
 
@@ -123,21 +125,26 @@ class Notifier:
                     recipients=list(aud.contacts), subject=subject[:300], body=body,
                     status="failed", attempts=0, created_at=now)
                 session.add(row)
+                existing[aud.key] = row
+            # the attempt is on record before the mail leaves (and no write lock is held
+            # while the relay answers): at most one copy per attempt, even after a crash
             row.attempts += 1
+            row.subject, row.body = subject[:300], body
+            session.commit()
             try:
                 mailer = self._get_mailer()
                 result = mailer.send(mailer.compose(aud.contacts, subject, body))
             except OemhostError as exc:
                 row.status, row.error = "failed", str(exc)[:500]
+                session.commit()
                 failed.append(aud.key)
                 log.warning("monitor: %s for incident %s to %s failed: %s", kind, incident.id,
                             aud.key, exc)
                 continue
             row.status, row.sent_at, row.message_id = "sent", now, result.message_id
-            row.subject, row.body = subject[:300], body
             row.error = f"refused: {', '.join(result.refused)}" if result.refused else None
+            session.commit()
             sent_now.append(aud.key)
-        session.flush()
         if sent_now:
             add_event(session, incident, f"{kind}_sent",
                       f"{kind} mailed to {', '.join(sent_now)}", now, audiences=sent_now)
@@ -160,7 +167,7 @@ class Notifier:
         rows = session.scalars(select(MonitorNotification).where(
             MonitorNotification.status == "failed",
             MonitorNotification.attempts < MAX_ATTEMPTS,
-            MonitorNotification.incident_id.is_not(None)))
+            MonitorNotification.incident_id.is_not(None))).all()
         for key in {(r.incident_id, r.kind) for r in rows}:
             incident = session.get(MonitorIncident, key[0])
             if incident is not None:

@@ -83,6 +83,13 @@ class Remediator:
         return rem
 
     @staticmethod
+    def _checkpoint(session: Session, incident: MonitorIncident, rem: dict) -> None:
+        """Commit before (and after) slow I/O: an SSH login or a reboot must not hold the
+        database's write lock (SQLite) while it runs."""
+        incident.remediation = copy.deepcopy(rem)
+        session.commit()
+
+    @staticmethod
     def _once(session: Session, incident: MonitorIncident, rem: dict, key: str, kind: str,
               message: str, now: datetime, **data: Any) -> None:
         if key in rem["once"]:
@@ -192,6 +199,7 @@ class Remediator:
             return
         ssh = rem.get("ssh")
         if ssh is None:
+            self._checkpoint(session, incident, rem)
             result = self.ssh_check(node)
             status = ("ok" if result.status is Status.OK else
                       "alive" if result.status is Status.WARNING else
@@ -229,6 +237,7 @@ class Remediator:
             add_event(session, incident, "reboot_skipped", str(exc), now)
             self._escalate(session, incident, rem, "node down, provider misconfigured", now)
             return
+        self._checkpoint(session, incident, rem)
         outcome = provider.reboot(RebootRequest(node=node, reason=f"incident #{incident.id}: "
                                                 f"{why}", settings=self.settings,
                                                 session=session, jobs=self.jobs))
@@ -255,6 +264,7 @@ class Remediator:
         if outcome.status == "done":
             add_event(session, incident, "reboot_result", outcome.message, now, ok=True,
                       provider=provider.name)
+        self._checkpoint(session, incident, rem)
 
     # -- following up ------------------------------------------------------------------------
     def poll(self, session: Session, incident: MonitorIncident, now: datetime) -> list[str]:
