@@ -27,6 +27,7 @@ import argparse
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -138,12 +139,21 @@ def main() -> int:
     ap.add_argument("--baseline-endpoints", type=int, default=1000,
                     help="endpoints for the Nagios run (0: skip the baseline)")
     args = ap.parse_args()
+    # SIGTERM unwinds like Ctrl-C: the servers started below are stopped, temp dirs removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if os.geteuid() != 0:
         print("bench_probes: run as root (the database servers run as their system users)",
               file=sys.stderr)
         return 1
 
     tmp = Path(tempfile.mkdtemp(prefix="oemhost-bench-"))
+    try:
+        return _run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(args, tmp: Path) -> int:
     cert, key = sim.make_certificate(tmp / "pki", "bench.oemhost.test", days=90)
     addrs = sim.endpoint_addresses(args.endpoints, "127.42.0.1")
     pg_password = secrets.token_urlsafe(18)
@@ -179,7 +189,6 @@ def main() -> int:
         finally:
             if pg_real is not None:
                 pg_real.__exit__(None, None, None)
-    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -453,11 +453,12 @@ async def serve_fleet(spec: FleetSpec, ready=None, stop: asyncio.Event | None = 
             servers.append(await start_pg_listener(addr, spec.pg_port, scram, backlog=4096))
     if ready is not None:
         ready.send(len(servers))
+    parent = os.getppid()
     try:
-        if stop is None:
-            await asyncio.Event().wait()
-        else:
-            await stop.wait()
+        while stop is None or not stop.is_set():
+            if stop is None and os.getppid() != parent:
+                return  # the benchmark or test that started us is gone: so are we
+            await asyncio.sleep(1)
     finally:
         for s in servers:
             s.close()
