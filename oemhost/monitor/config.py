@@ -37,7 +37,7 @@ PARAM_KEYS = frozenset({
     "packets", "packet_interval", "wait", "warn_loss", "warn_rtt", "warn_latency",
 })
 _CHECK_KEYS = frozenset({"interval", "timeout", "port", "max_attempts", "enabled"}) | PARAM_KEYS
-_UNIT = re.compile(r"^[A-Za-z0-9@._-]{1,64}(\.service)?$")
+_UNIT = re.compile(r"^[a-z0-9][a-z0-9@._-]{0,63}$")  # what the job engine takes as an id
 _LANGS = ("ja", "en")
 
 
