@@ -273,9 +273,10 @@ def cancel(session: Session, job_id: int, *, requested_by: str) -> Job:
         .values(status="cancelled", finished_at=now, cancel_requested_by=requested_by,
                 error=f"cancelled by {requested_by} before it started")
         .execution_options(synchronize_session=False))
-    job = get_job(session, job_id)
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None:
+        raise NotFoundError(f"job {job_id} not found")
     if res.rowcount == 1:
-        session.refresh(job)
         return job
     if job.status == "running" and job.run_id is not None:
         job.cancel_requested_by = requested_by

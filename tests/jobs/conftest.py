@@ -1,0 +1,158 @@
+"""Fixtures of the jobs tests: a project of small playbooks, an inventory of local
+"nodes" (``ansible_connection: local``), a database, and a worker in a thread."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from oemhost.config import load_settings
+from oemhost.jobs.config import JobsConfig
+from oemhost.jobs.worker import Worker, open_database
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PROJECT = FIXTURES / "project"
+NODES = ("n1", "n2", "n3")
+
+
+def _toml(v) -> str:
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(v)
+
+
+class JobEnv:
+    def __init__(self, root: Path, jobs_cfg: dict):
+        self.root = root
+        self.out = root / "out"
+        self.inventory = root / "inventory"
+        self.state = root / "state"
+        self.out.mkdir()
+        (self.inventory / "state" / "nodes").mkdir(parents=True)
+        hosts = "\n".join(f"    {n}: {{}}" for n in NODES)
+        (self.inventory / "hosts.yml").write_text(
+            "all:\n  vars:\n    ansible_connection: local\n"
+            "    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n"
+            f"    oemhost_test_dir: {self.out}\n  hosts:\n{hosts}\n")
+        for n in NODES:
+            (self.inventory / "state" / "nodes" / f"{n}.yml").write_text(
+                f"name: {n}\naddress: 127.0.0.1\n")
+        lines = ["[jobs]"] + [f"{k} = {_toml(v)}" for k, v in jobs_cfg.items()]
+        self.config = root / "oemhost.toml"
+        self.config.write_text("\n".join(lines) + "\n")
+        self.env = {
+            "OEMHOST_CONFIG": str(self.config),
+            "OEMHOST_PROJECT_DIR": str(PROJECT),
+            "OEMHOST_INVENTORY": str(self.inventory),
+            "OEMHOST_STATE_DIR": str(self.state),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        }
+        self.settings = load_settings(self.env)
+        self.cfg = JobsConfig.from_settings(self.settings)
+        self.factory = open_database(self.settings)
+
+    def log(self, node: str) -> list[tuple[str, float, str]]:
+        """The converge.yml log of a node: (start|end, time, scope)."""
+        path = self.out / f"{node}.log"
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            out.append((parts[0], float(parts[1]), parts[2] if len(parts) > 2 else ""))
+        return out
+
+    def intervals(self, node: str) -> list[tuple[float, float, str]]:
+        entries = self.log(node)
+        starts = [e for e in entries if e[0] == "start"]
+        ends = [e for e in entries if e[0] == "end"]
+        return [(s[1], e[1], s[2]) for s, e in zip(starts, ends, strict=False)]
+
+    def submit(self, **kw):
+        from oemhost.jobs.queue import submit
+
+        kw.setdefault("requested_by", "test")
+        with self.factory() as s, s.begin():
+            job = submit(s, settings=self.settings, **kw)
+            return job.id
+
+    def wait(self, job_id: int, timeout: float = 120):
+        from oemhost.jobs.queue import wait
+
+        with self.factory() as s:
+            return wait(s, job_id, timeout=timeout)
+
+    def start_worker(self, **kw) -> RunningWorker:
+        kw.setdefault("scheduler", False)
+        w = Worker(self.settings, self.cfg, factory=self.factory, **kw)
+        return RunningWorker(w)
+
+
+class RunningWorker:
+    def __init__(self, worker: Worker):
+        self.worker = worker
+        self.thread = threading.Thread(target=worker.run, daemon=True)
+        self.thread.start()
+
+    def stop(self, drain: float = 0.0) -> None:
+        if drain:
+            self.worker.stop(drain=drain)
+        else:
+            self.worker.interrupt_now()
+        self.thread.join(timeout=90)
+        assert not self.thread.is_alive(), "worker did not stop"
+
+
+DEFAULT_JOBS_CFG = {"heartbeat_interval": 0.5, "stale_after": 4, "poll_interval": 0.1}
+
+
+@pytest.fixture
+def make_jobenv(tmp_path):
+    """``make_jobenv(**jobs_settings)``: a JobEnv with its own [jobs] settings."""
+    made = []
+
+    def make(**cfg):
+        root = tmp_path / f"env{len(made)}"
+        root.mkdir()
+        env = JobEnv(root, dict(DEFAULT_JOBS_CFG, **cfg))
+        made.append(env)
+        return env
+
+    yield make
+    for env in made:
+        env.factory.kw["bind"].dispose()
+
+
+@pytest.fixture
+def jobenv(make_jobenv):
+    return make_jobenv()
+
+
+@pytest.fixture
+def worker(jobenv):
+    w = jobenv.start_worker()
+    yield w
+    if w.thread.is_alive():
+        w.stop()
+
+
+@pytest.fixture
+def wait_until():
+    return _wait_until
+
+
+def _wait_until(cond, timeout: float = 60, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
