@@ -332,13 +332,24 @@ class Worker:
                  else "")
 
 
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - unparsable: show nothing of it
+        return "(invalid URL)"
+
+
 def open_database(settings):
     """Migrate and connect, or raise one clear OemhostError (unreachable, bad URL...)."""
     try:
         migrate(settings.database_url)
         engine = make_engine(settings.database_url)
     except OSError as exc:
-        raise OemhostError(f"database {settings.database_url}: {exc.strerror or exc}") from None
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise OemhostError(f"database {_safe_url(settings.database_url)}: cannot create it: "
+                           f"{exc.strerror or exc}{where}") from None
     except SQLAlchemyError as exc:  # e.g. a malformed URL
         raise OemhostError(f"database: {_short_db_error(exc)}") from None
     except ValueError as exc:
