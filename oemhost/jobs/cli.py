@@ -283,6 +283,8 @@ def cmd_worker(args, settings) -> int:
 
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.max_parallel is not None and args.max_parallel < 1:
         raise OemhostError("--max-parallel must be at least 1")
     cfg = JobsConfig.from_settings(settings)

@@ -121,6 +121,7 @@ class EventSink:
     on_pid: Any = None
     _verbose: list[str] = field(default_factory=list)
     _verbose_start: dict[str, Any] | None = None
+    _verbose_len: int = 0
 
     def __call__(self, event: dict[str, Any]) -> bool:
         try:
@@ -139,11 +140,13 @@ class EventSink:
             line = str(event.get("stdout") or "")
             if line.lstrip().startswith("ERROR") and len(self.errors) < 5:
                 self.errors.append(_short(line.strip(), 300))
+            if self._verbose and (len(self._verbose) >= 200 or self._verbose_len + len(line)
+                                  + len(self._verbose) > self.max_stdout):
+                self.flush_verbose()  # a block never needs cutting (unless one huge line)
             if not self._verbose:
                 self._verbose_start = event
             self._verbose.append(line)
-            if len(self._verbose) >= 200 or sum(map(len, self._verbose)) > self.max_stdout:
-                self.flush_verbose()
+            self._verbose_len += len(line)
             return
         self.flush_verbose()
         if self.ansible_pid is None and isinstance(event.get("pid"), int):
@@ -203,7 +206,7 @@ class EventSink:
     def flush_verbose(self) -> None:
         if not self._verbose:
             return
-        lines, self._verbose = self._verbose, []
+        lines, self._verbose, self._verbose_len = self._verbose, [], 0
         stdout = "\n".join(lines)
         if stdout.strip():
             self._store("verbose", self._verbose_start or {}, {}, None, None, stdout, None)
