@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -17,6 +18,7 @@ from oemhost.jobs.worker import Worker, open_database
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PROJECT = FIXTURES / "project"
+LAB_PROJECT = FIXTURES / "lab_project"
 NODES = ("n1", "n2", "n3")
 
 
@@ -29,19 +31,24 @@ def _toml(v) -> str:
 
 
 class JobEnv:
-    def __init__(self, root: Path, jobs_cfg: dict):
+    def __init__(self, root: Path, jobs_cfg: dict, *, project: Path = PROJECT,
+                 hosts: dict[str, dict] | None = None):
+        """``hosts``: inventory host vars per node (default: local "nodes" n1..n3)."""
         self.root = root
         self.out = root / "out"
         self.inventory = root / "inventory"
         self.state = root / "state"
         self.out.mkdir()
         (self.inventory / "state" / "nodes").mkdir(parents=True)
-        hosts = "\n".join(f"    {n}: {{}}" for n in NODES)
-        (self.inventory / "hosts.yml").write_text(
-            "all:\n  vars:\n    ansible_connection: local\n"
-            "    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n"
-            f"    oemhost_test_dir: {self.out}\n  hosts:\n{hosts}\n")
-        for n in NODES:
+        (self.inventory / "host_vars").mkdir()
+        if hosts is None:
+            hosts = {n: {"ansible_connection": "local",
+                         "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+                     for n in NODES}
+        inventory = {"all": {"vars": {"oemhost_test_dir": str(self.out)},
+                             "hosts": {n: dict(v) for n, v in hosts.items()}}}
+        (self.inventory / "hosts.yml").write_text(json.dumps(inventory, indent=1))
+        for n in hosts:
             (self.inventory / "state" / "nodes" / f"{n}.yml").write_text(
                 f"name: {n}\naddress: 127.0.0.1\n")
         lines = ["[jobs]"] + [f"{k} = {_toml(v)}" for k, v in jobs_cfg.items()]
@@ -49,7 +56,7 @@ class JobEnv:
         self.config.write_text("\n".join(lines) + "\n")
         self.env = {
             "OEMHOST_CONFIG": str(self.config),
-            "OEMHOST_PROJECT_DIR": str(PROJECT),
+            "OEMHOST_PROJECT_DIR": str(project),
             "OEMHOST_INVENTORY": str(self.inventory),
             "OEMHOST_STATE_DIR": str(self.state),
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
@@ -118,10 +125,10 @@ def make_jobenv(tmp_path):
     """``make_jobenv(**jobs_settings)``: a JobEnv with its own [jobs] settings."""
     made = []
 
-    def make(**cfg):
+    def make(*, project: Path = PROJECT, hosts: dict | None = None, **cfg):
         root = tmp_path / f"env{len(made)}"
         root.mkdir()
-        env = JobEnv(root, dict(DEFAULT_JOBS_CFG, **cfg))
+        env = JobEnv(root, dict(DEFAULT_JOBS_CFG, **cfg), project=project, hosts=hosts)
         made.append(env)
         return env
 
