@@ -26,7 +26,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from oemhost.db.models.jobs import Job, JobNodeLock, JobRun, JobWorker, utcnow
+from oemhost.db.models.jobs import Job, JobNodeLock, JobRun, JobWorker, db_now, utcnow
 from oemhost.jobs.config import COALESCE_KINDS, JobsConfig
 
 log = logging.getLogger("oemhost.jobs")
@@ -97,7 +97,7 @@ def claim(factory, worker_id: str, cfg: JobsConfig, settings, capacity: int) -> 
         with factory() as s, s.begin():
             # write first: on SQLite this takes the write lock before anything is read
             s.execute(update(JobWorker).where(JobWorker.id == worker_id)
-                      .values(heartbeat_at=now))
+                      .values(heartbeat_at=db_now()))
             queued = s.scalars(select(Job).where(Job.status == "queued")
                                .order_by(Job.priority.desc(), Job.queued_at, Job.id)
                                .limit(QUEUE_WINDOW)).all()

@@ -35,6 +35,7 @@ from oemhost.db.models.jobs import (
     JobRun,
     JobSubject,
     JobWorker,
+    db_now,
     utcnow,
 )
 from oemhost.jobs import procs
@@ -119,8 +120,8 @@ def close_run(session: Session, run: JobRun, *, status: str, error: str | None,
 
 def recover(factory, me_id: str, me: Identity, cfg: JobsConfig) -> list[int]:
     """Mark dead workers dead and recover their runs; return the recovered run ids."""
-    now = utcnow()
     with factory() as s:
+        now = s.scalar(select(db_now()))
         workers = s.scalars(select(JobWorker).where(JobWorker.status == "alive",
                                                     JobWorker.id != me_id)).all()
         dead = {w.id: (w, reason) for w in workers
@@ -134,6 +135,8 @@ def recover(factory, me_id: str, me: Identity, cfg: JobsConfig) -> list[int]:
     for wid, (w, reason) in dead.items():
         if me.same_host(w) and reason.startswith("hung") \
                 and procs.is_running(w.pid, w.proc_start):
+            if w.pid == os.getpid():  # a sibling worker in this process (tests)
+                continue
             log.warning("worker %s is hung: killing pid %s", wid, w.pid)
             try:
                 os.kill(w.pid, signal.SIGKILL)
@@ -149,7 +152,7 @@ def recover(factory, me_id: str, me: Identity, cfg: JobsConfig) -> list[int]:
     recovered = []
     with factory() as s, s.begin():
         s.execute(update(JobWorker).where(JobWorker.id == me_id)
-                  .values(heartbeat_at=utcnow()))  # write first: SQLite's write lock now
+                  .values(heartbeat_at=db_now()))  # write first: SQLite's write lock now
         for wid, (_w, reason) in dead.items():
             res = s.execute(update(JobWorker).where(JobWorker.id == wid,
                                                     JobWorker.status == "alive")
@@ -180,7 +183,7 @@ def hold_lease(factory, name: str, me_id: str) -> bool:
     worker that is no longer alive passes to the first live worker asking for it."""
     with factory() as s, s.begin():
         s.execute(update(JobWorker).where(JobWorker.id == me_id)
-                  .values(heartbeat_at=utcnow()))
+                  .values(heartbeat_at=db_now()))
         lease = s.get(JobLease, name)
         if lease is None:
             s.add(JobLease(name=name, worker_id=me_id))

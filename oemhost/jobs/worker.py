@@ -34,7 +34,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from oemhost.db import check_connection, make_engine, migrate, session_factory
-from oemhost.db.models.jobs import JobRun, JobWorker, utcnow
+from oemhost.db.models.jobs import JobRun, JobWorker, db_now, utcnow
 from oemhost.errors import OemhostError
 from oemhost.jobs import procs
 from oemhost.jobs.claim import claim
@@ -94,7 +94,8 @@ class Worker:
     def register(self) -> None:
         with self.factory() as s, s.begin():
             s.add(JobWorker(id=self.id, hostname=self.me.hostname, boot_id=self.me.boot_id,
-                            pid=self.me.pid, proc_start=self.me.proc_start, status="alive"))
+                            pid=self.me.pid, proc_start=self.me.proc_start, status="alive",
+                            heartbeat_at=db_now()))
         log.info("worker %s started (max_parallel %d)", self.id, self.max_parallel)
 
     def run(self) -> None:
@@ -270,7 +271,7 @@ class Worker:
                 with self.factory() as s, s.begin():
                     res = s.execute(update(JobWorker).where(JobWorker.id == self.id,
                                                             JobWorker.status == "alive")
-                                    .values(heartbeat_at=utcnow()))
+                                    .values(heartbeat_at=db_now()))
                 if res.rowcount == 0:
                     self._fence("another worker declared this one dead")
                     return

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,7 +36,7 @@ def _toml(v) -> str:
 
 class JobEnv:
     def __init__(self, root: Path, jobs_cfg: dict, *, project: Path = PROJECT,
-                 hosts: dict[str, dict] | None = None):
+                 hosts: dict[str, dict] | None = None, database_url: str | None = None):
         """``hosts``: inventory host vars per node (default: local "nodes" n1..n3)."""
         self.root = root
         self.out = root / "out"
@@ -61,6 +65,8 @@ class JobEnv:
             "OEMHOST_STATE_DIR": str(self.state),
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
         }
+        if database_url:
+            self.env["OEMHOST_DATABASE_URL"] = database_url
         self.settings = load_settings(self.env)
         self.cfg = JobsConfig.from_settings(self.settings)
         self.factory = open_database(self.settings)
@@ -117,18 +123,79 @@ class RunningWorker:
         assert not self.thread.is_alive(), "worker did not stop"
 
 
-DEFAULT_JOBS_CFG = {"heartbeat_interval": 0.5, "stale_after": 4, "poll_interval": 0.1}
+DEFAULT_JOBS_CFG = {"heartbeat_interval": 0.5, "stale_after": 10, "poll_interval": 0.1}
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL (Debian's server binaries) on a private Unix socket."""
+
+    BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.count = 0
+
+    @classmethod
+    def available(cls) -> bool:
+        return os.geteuid() == 0 and (cls.BIN / "initdb").exists()
+
+    def _pg(self, *args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True,
+                       capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        os.chown(self.root, pwd.getpwnam("postgres").pw_uid, -1)
+        self._pg(str(self.BIN / "initdb"), "-D", f"{self.root}/data", "-A", "trust",
+                 "-U", "postgres")
+        self._pg(str(self.BIN / "pg_ctl"), "-D", f"{self.root}/data", "-l",
+                 f"{self.root}/log", "-w", "-o",
+                 f"-k {self.root} -c listen_addresses='' -p 5432 -c fsync=off", "start")
+
+    def stop(self) -> None:
+        self._pg(str(self.BIN / "pg_ctl"), "-D", f"{self.root}/data", "-m", "immediate",
+                 "-w", "stop")
+
+    def new_database(self) -> str:
+        self.count += 1
+        name = f"jobs{self.count}"
+        self._pg(str(self.BIN.parent / "bin" / "psql"), "-h", str(self.root), "-U", "postgres",
+                 "-qc", f"CREATE DATABASE {name}")
+        return f"postgresql+psycopg://postgres@/{name}?host={self.root}&port=5432"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    if not PostgresServer.available():
+        pytest.skip("PostgreSQL server binaries (Debian postgresql) and root needed")
+    # not under pytest's tmp dir: the postgres user must reach it
+    root = Path(tempfile.mkdtemp(prefix="oemhost-test-pg-"))
+    server = PostgresServer(root)
+    try:
+        server.start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture
-def make_jobenv(tmp_path):
-    """``make_jobenv(**jobs_settings)``: a JobEnv with its own [jobs] settings."""
+def make_jobenv(tmp_path, request):
+    """``make_jobenv(**jobs_settings)``: a JobEnv with its own [jobs] settings, on the
+    backend the test is parametrized with (``jobenv`` param: sqlite | postgresql)."""
     made = []
+    backend = getattr(request, "param", None) or "sqlite"
 
     def make(*, project: Path = PROJECT, hosts: dict | None = None, **cfg):
         root = tmp_path / f"env{len(made)}"
         root.mkdir()
-        env = JobEnv(root, dict(DEFAULT_JOBS_CFG, **cfg), project=project, hosts=hosts)
+        url = None
+        if backend == "postgresql":
+            url = request.getfixturevalue("postgres").new_database()
+        env = JobEnv(root, dict(DEFAULT_JOBS_CFG, **cfg), project=project, hosts=hosts,
+                     database_url=url)
         made.append(env)
         return env
 
@@ -138,8 +205,17 @@ def make_jobenv(tmp_path):
 
 
 @pytest.fixture
-def jobenv(make_jobenv):
-    return make_jobenv()
+def jobenv(request, tmp_path):
+    """A JobEnv; ``@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)`` runs a
+    test on SQLite and on PostgreSQL."""
+    backend = getattr(request, "param", "sqlite")
+    url = request.getfixturevalue("postgres").new_database() if backend == "postgresql" \
+        else None
+    root = tmp_path / "env"
+    root.mkdir()
+    env = JobEnv(root, dict(DEFAULT_JOBS_CFG), database_url=url)
+    yield env
+    env.factory.kw["bind"].dispose()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import count
 
+import pytest
 from sqlalchemy import select
 
 from oemhost.db.models.jobs import Job, JobNodeLock, JobRun, JobWorker, utcnow
@@ -14,6 +15,8 @@ from oemhost.jobs.config import DEFAULT_PRIORITY, JobsConfig
 CFG = JobsConfig(coalesce_settle=0.4, coalesce_max_delay=0.9)
 NOW = utcnow()
 _ids = count(1)
+
+BACKENDS = ["sqlite", "postgresql"]  # see conftest.jobenv
 
 
 def job(kind="provision", nodes=("n1",), scope=None, age=10.0, playbook="converge.yml",
@@ -94,6 +97,7 @@ def _queue(env, n, **kw):
     return [env.submit(kind="provision", playbook="converge.yml", **kw) for _ in range(n)]
 
 
+@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
 def test_claim_locks_nodes_and_two_workers_never_share_them(jobenv):
     with jobenv.factory() as s, s.begin():
         for w in ("w1", "w2"):
@@ -115,6 +119,7 @@ def test_claim_locks_nodes_and_two_workers_never_share_them(jobenv):
         assert run.private_data_dir == str(jobenv.state / "jobs" / str(run.id))
 
 
+@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
 def test_claim_merges_queued_provisioning(jobenv):
     with jobenv.factory() as s, s.begin():
         s.add(JobWorker(id="w1", hostname="h", pid=1))

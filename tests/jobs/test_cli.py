@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+BACKENDS = ["sqlite", "postgresql"]  # see conftest.jobenv
+
 
 @pytest.fixture
 def cli(oemhost_cli, jobenv):
@@ -15,6 +17,7 @@ def cli(oemhost_cli, jobenv):
     return run
 
 
+@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
 def test_submit_wait_show_log_list_retry(cli, jobenv):
     w = jobenv.start_worker()
     try:

@@ -15,7 +15,10 @@ from oemhost.errors import OemhostError
 from oemhost.jobs.config import JobsConfig
 from oemhost.jobs.prune import prune
 
+BACKENDS = ["sqlite", "postgresql"]  # see conftest.jobenv
 
+
+@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
 def test_prune_drops_old_events_and_artifacts_then_old_records(jobenv):
     w = jobenv.start_worker()
     try:
@@ -46,6 +49,7 @@ def test_prune_drops_old_events_and_artifacts_then_old_records(jobenv):
         assert s.scalar(select(func.count()).select_from(Job)) == 0
 
 
+@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
 def test_the_migration_creates_exactly_the_models(jobenv):
     engine = make_engine(jobenv.settings.database_url)
     with engine.connect() as conn:

@@ -9,6 +9,9 @@ from oemhost.db.models.jobs import Job, JobSubject
 from oemhost.errors import ConflictError, NotFoundError, ValidationError
 from oemhost.jobs import queue
 
+BACKENDS = ["sqlite", "postgresql"]  # see conftest.jobenv
+pytestmark = pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
+
 
 def _count(env) -> int:
     with env.factory() as s:

@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from oemhost.db.models.jobs import Job, JobNodeLock, JobRun, JobWorker, utcnow
@@ -17,6 +18,8 @@ from oemhost.jobs import procs
 from oemhost.jobs.recovery import Identity, recover
 
 VENV_BIN = Path(sys.executable).parent
+
+BACKENDS = ["sqlite", "postgresql"]  # see conftest.jobenv
 
 
 def start_worker_process(env, name: str, *args: str) -> subprocess.Popen:
@@ -31,6 +34,7 @@ def _running_run(env):
         return run if run is not None and run.ansible_pid else None
 
 
+@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
 def test_sigkill_mid_run_interrupts_requeues_once_and_converges(jobenv, wait_until):
     job_id = jobenv.submit(kind="provision", playbook="converge.yml", nodes=["n1"],
                            tenant_scope=["shop1"], extravars={"oemhost_test_sleep": 30})
@@ -94,6 +98,7 @@ def _fake_run(s, wid, node, *, origin="submit"):
     return run.id, job.id
 
 
+@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
 def test_recovery_takes_only_what_dead_workers_held(jobenv):
     me = Identity.current()
     gone = subprocess.Popen(["true"])

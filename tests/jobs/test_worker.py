@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from sqlalchemy import select
 
 from oemhost.db.models.jobs import Job, JobEvent, JobRun
 from oemhost.jobs import procs, queue
+
+BACKENDS = ["sqlite", "postgresql"]  # see conftest.jobenv
 
 
 def _job(env, job_id):
@@ -18,6 +21,7 @@ def _job(env, job_id):
         return job
 
 
+@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
 def test_a_job_runs_and_its_progress_is_stored(jobenv, worker):
     job_id = jobenv.submit(kind="remediation", playbook="converge.yml", nodes=["n1"],
                            tenant_scope=["shop1"])
@@ -74,6 +78,7 @@ def test_a_failing_play_fails_the_job_with_the_reason(jobenv, worker):
     assert again.status == "failed" and again.retry_of == job_id and again.run_id != job.run_id
 
 
+@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
 def test_cancel_a_running_job(jobenv, worker, wait_until):
     job_id = jobenv.submit(kind="remediation", playbook="sleep.yml", nodes=["n1"],
                            extravars={"sleep_s": 300})
@@ -107,6 +112,7 @@ def test_a_hung_job_times_out(make_jobenv):
         w.stop()
 
 
+@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
 def test_queued_provisioning_for_a_busy_node_runs_once(jobenv, worker, wait_until):
     busy = jobenv.submit(kind="remediation", playbook="converge.yml", nodes=["n1"],
                          extravars={"oemhost_test_sleep": 4})
@@ -173,6 +179,7 @@ def test_max_parallel_bounds_the_runs(make_jobenv):
         w.stop()
 
 
+@pytest.mark.parametrize("jobenv", BACKENDS, indirect=True)
 def test_two_workers_share_the_queue_but_never_a_node(jobenv):
     w1, w2 = jobenv.start_worker(), jobenv.start_worker()
     try:

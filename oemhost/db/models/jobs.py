@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -36,6 +37,11 @@ RUN_STATUSES = ("running", "succeeded", "failed", "cancelled", "timeout", "inter
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def db_now():
+    """The database server's clock (heartbeats: immune to clock skew between hosts)."""
+    return func.now(type_=UTCDateTime())
 
 
 class UTCDateTime(TypeDecorator):
