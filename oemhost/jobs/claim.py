@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from oemhost.db.models.jobs import Job, JobNodeLock, JobRun, JobWorker, db_now, utcnow
 from oemhost.jobs.config import COALESCE_KINDS, JobsConfig
@@ -126,6 +126,11 @@ def claim(factory, worker_id: str, cfg: JobsConfig, settings, capacity: int) -> 
                 claimed.append(Claimed(run.id, ids))
     except (_LostRace, IntegrityError) as exc:
         log.info("claim lost a race (%s); trying again", str(exc).splitlines()[0])
+        return []
+    except OperationalError as exc:
+        if "deadlock" not in str(exc).lower():
+            raise
+        log.info("claim lost a race (deadlock detected); trying again")
         return []
     return claimed
 

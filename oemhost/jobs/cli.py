@@ -7,7 +7,6 @@ import json
 import logging
 import signal
 import sys
-import time
 
 from oemhost.errors import OemhostError, ValidationError
 
@@ -170,25 +169,29 @@ def cmd_show(args, settings) -> int:
 
 
 def cmd_log(args, settings) -> int:
-    from oemhost.jobs.queue import events_since, get_job
+    from oemhost.jobs.queue import events_since, follow, get_job
 
     factory = _factory(settings)
-    after = args.after
-    with factory() as s:
-        while True:
-            for ev in events_since(s, args.job_id, after_seq=after, limit=1000):
-                after = ev.seq
-                if ev.stdout:
-                    print(ev.stdout, flush=True)
-            s.expire_all()
+    if not args.follow:
+        with factory() as s:
             job = get_job(s, args.job_id)
-            s.rollback()
-            if not args.follow or (job.finished and not events_since(s, args.job_id, after)):
-                if args.follow or job.finished:
-                    print(f"-- job {job.id} {job.status}"
-                          + (f": {job.error}" if job.error else ""))
-                return 0
-            time.sleep(0.5)
+            after = args.after
+            while batch := events_since(s, args.job_id, after_seq=after, limit=1000):
+                for ev in batch:
+                    if ev.stdout:
+                        print(ev.stdout)
+                after = batch[-1].seq
+            if job.finished:
+                print(f"-- job {job.id} {job.status}" + (f": {job.error}" if job.error else ""))
+        return 0
+    for kind, data in follow(factory, args.job_id, args.after):
+        if kind == "event":
+            if data["stdout"]:
+                print(data["stdout"], flush=True)
+        else:
+            print(f"-- job {data['id']} {data['status']}"
+                  + (f": {data['error']}" if data["error"] else ""))
+    return 0
 
 
 def cmd_cancel(args, settings) -> int:

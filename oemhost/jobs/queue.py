@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -342,6 +342,33 @@ def wait(session: Session, job_id: int, timeout: float | None = None,
         if deadline is not None and time.monotonic() >= deadline:
             raise OemhostError(f"job {job_id} still {job.status} after {timeout:g} s")
         time.sleep(poll)
+
+
+def follow(factory, job_id: int, after_seq: int = 0, *, poll: float = 0.5,
+           timeout: float | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Progress of a job for Server-Sent Events or long polling: yields
+    ``("event", event_as_dict(...))`` as events are stored and ends with
+    ``("status", job_as_dict(job))`` once the job is finished and all its events were
+    sent. A job that was coalesced into a run shows that run's events. Each pass uses a
+    short session of ``factory`` (no connection is held between polls)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        with factory() as session:
+            events = events_since(session, job_id, after_seq, limit=1000)
+            job = get_job(session, job_id)
+            finished = job.finished
+            view = job_as_dict(job)
+        for ev in events:
+            after_seq = ev.seq
+            yield "event", event_as_dict(ev)
+        if finished and not events:
+            yield "status", view
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            yield "status", view
+            return
+        if not events:
+            time.sleep(poll)
 
 
 def job_as_dict(job: Job) -> dict[str, Any]:

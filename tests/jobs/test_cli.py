@@ -34,6 +34,7 @@ def test_submit_wait_show_log_list_retry(cli, jobenv):
         log = cli("jobs", "log", "1", check=True).stdout
         assert "TASK [Record the start of the run on this node]" in log
         assert "PLAY RECAP" in log and log.rstrip().endswith("-- job 1 succeeded")
+        assert cli("jobs", "log", "1", "--follow", check=True).stdout == log
 
         failed = cli("jobs", "submit", "--kind", "remediation", "--playbook", "fail.yml",
                      "--node", "n2", "--wait")

@@ -199,3 +199,20 @@ def test_two_workers_share_the_queue_but_never_a_node(jobenv):
     finally:
         w1.stop()
         w2.stop()
+
+
+def test_follow_streams_progress_until_the_job_is_done(jobenv, worker):
+    job_id = jobenv.submit(kind="remediation", playbook="converge.yml", nodes=["n3"],
+                           extravars={"oemhost_test_sleep": 2})
+    items = list(queue.follow(jobenv.factory, job_id, poll=0.1, timeout=120))
+    kinds = [k for k, _ in items]
+    assert kinds[-1] == "status" and kinds.count("status") == 1
+    assert items[-1][1]["status"] == "succeeded"
+    events = [d for k, d in items if k == "event"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[0]["event"] == "playbook_on_play_start"
+    assert events[-1]["status"] == "recap"
+    # from the middle on: only what comes after
+    rest = [d["seq"] for k, d in queue.follow(jobenv.factory, job_id, after_seq=3)
+            if k == "event"]
+    assert rest == list(range(4, len(events) + 1))
