@@ -329,6 +329,8 @@ class Worker:
         except SQLAlchemyError as exc:
             log.error("worker: could not record its stop: %s", _short_db_error(exc))
         self._stopped.set()
+        if self._heartbeat.is_alive() and self._heartbeat is not threading.current_thread():
+            self._heartbeat.join(timeout=30)  # it may be inside a transaction
         log.info("worker %s stopped%s", self.id, f" (fenced: {self.fenced})" if self.fenced
                  else "")
 
