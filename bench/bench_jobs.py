@@ -146,7 +146,7 @@ def main() -> int:
             thread.join(timeout=60)
             factory.kw["bind"].dispose()
     print("panel change -> tenant served on a node with 500 tenants: not measured here "
-          "(needs playbooks/tenant.yml and lab nodes; see tests/jobs/lab)")
+          "(needs playbooks/tenant.yml and the store; lab runs: tests/jobs/test_lab_jobs.py)")
     return 0
 
 
