@@ -1,0 +1,622 @@
+"""A consistent, validated view of an inventory's ``state/`` files, kept cheap to refresh.
+
+Used by the store (reads, lists, claims), by ``oemhost inventory check`` and by the
+Ansible plugins (``oemhost_state`` inventory plugin, ``oemhost_tenants`` vars plugin).
+
+Why a cache: PyYAML parses a tenant file in about 0.45 ms, so 10,000 tenants cost ~5 s
+per run; JSON is ~30x faster. Every state file is parsed and validated once, and the
+result is kept in ``<inventory>/.oemhost-cache/cache.sqlite`` (git-ignored, mode 0700)
+keyed by the file's ``(mtime_ns, ctime_ns, size, inode)``. A refresh stats every file
+(about 20-40 ms for 10,000) and re-parses only what changed. Like git's "racy git" rule, an
+entry read less than :data:`RACY_NS` after the file's mtime is never trusted later (a
+second write in the same timestamp tick could keep the same stat data), and full tenant
+records are matched by content hash (the git blob id), never by stat data alone.
+
+The cache is an accelerator only: if it cannot be opened or written (read-only
+inventory, another user's files, a corrupt database) everything is parsed from the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oemhost.store import layout, yamlio
+from oemhost.store.model import SHARED_OWNER
+
+CACHE_FORMAT = "1"
+RACY_NS = 2_000_000_000
+
+
+@dataclass(slots=True)
+class Entry:
+    path: str
+    kind: str  # node | reseller | plan | tenant | unknown
+    key: str  # "mtime_ns:ctime_ns:size:ino"
+    at: int  # time_ns when the file was looked at before reading it
+    version: str  # git blob id of the content
+    errors: dict[str, str]  # record checks (empty when the record is valid on its own)
+    data: Any  # normalised record (node/reseller/plan) or summary (tenant); None if unreadable
+    record: dict | None = None  # a tenant's full normalised record, when in memory
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).stem
+
+    @property
+    def subject(self) -> str:
+        if self.kind == "tenant":
+            return self.name
+        if self.kind == "plan":
+            return f"plan:{Path(self.path).parent.name}/{self.name}"
+        if self.kind in ("node", "reseller"):
+            return f"{self.kind}:{self.name}"
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem found in the state files.
+
+    ``nodes`` are the nodes it blocks (``None``: every node); warnings block nothing.
+    """
+
+    subject: str
+    field: str
+    message: str
+    nodes: frozenset[str] | None = None
+    severity: str = "error"
+
+    @property
+    def line(self) -> str:
+        return f"{self.subject}: {self.field}: {self.message}" if self.field else \
+            f"{self.subject}: {self.message}"
+
+
+@dataclass
+class _Indexes:
+    nodes: dict[str, Entry] = field(default_factory=dict)
+    resellers: dict[str, Entry] = field(default_factory=dict)
+    plans: dict[tuple[str, str], Entry] = field(default_factory=dict)
+    tenants: dict[str, Entry] = field(default_factory=dict)
+    unknown: list[Entry] = field(default_factory=list)
+
+
+class _Cache:
+    """The sqlite file behind the snapshot; every method fails soft (returns nothing)."""
+
+    def __init__(self, root: Path) -> None:
+        self.db: sqlite3.Connection | None = None
+        try:
+            cache_dir = root / layout.CACHE_DIR
+            cache_dir.mkdir(mode=0o700, exist_ok=True)
+            db = sqlite3.connect(cache_dir / "cache.sqlite", timeout=10,
+                                 isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=OFF")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
+            row = db.execute("SELECT v FROM meta WHERE k='format'").fetchone()
+            if row is None or row[0] != CACHE_FORMAT:
+                db.execute("DROP TABLE IF EXISTS entries")
+                db.execute("DROP TABLE IF EXISTS records")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (CACHE_FORMAT,))
+            db.execute("CREATE TABLE IF NOT EXISTS entries (path TEXT PRIMARY KEY, kind TEXT, "
+                       "key TEXT, at INTEGER, version TEXT, errors TEXT, data TEXT)")
+            db.execute("CREATE TABLE IF NOT EXISTS records (path TEXT PRIMARY KEY, node TEXT, "
+                       "version TEXT, record TEXT)")
+            db.execute("CREATE INDEX IF NOT EXISTS records_node ON records (node)")
+            self.db = db
+        except (OSError, sqlite3.Error):
+            self.db = None
+
+    def _fail(self) -> None:
+        if self.db is not None:
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                pass
+        self.db = None
+
+    def load_entries(self) -> list[Entry]:
+        if self.db is None:
+            return []
+        try:
+            rows = self.db.execute(
+                "SELECT path, kind, key, at, version, errors, data FROM entries").fetchall()
+        except sqlite3.Error:
+            self._fail()
+            return []
+        # one json.loads over all rows is ~2x faster than one per row
+        datas = json.loads("[" + ",".join(r[6] for r in rows) + "]") if rows else []
+        return [Entry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}, d)
+                for r, d in zip(rows, datas, strict=True)]
+
+    def save(self, changed: Iterable[Entry], removed: Iterable[str]) -> None:
+        if self.db is None:
+            return
+        rows = [(e.path, e.kind, e.key, e.at, e.version,
+                 json.dumps(e.errors, ensure_ascii=False) if e.errors else None,
+                 json.dumps(e.data, ensure_ascii=False)) for e in changed]
+        recs = [(e.path, e.data.get("node") if isinstance(e.data, dict) else None, e.version,
+                 json.dumps(e.record, ensure_ascii=False))
+                for e in changed if e.record is not None]
+        gone = [(p,) for p in removed] + [(e.path,) for e in changed
+                                          if e.kind == "tenant" and e.record is None]
+        try:
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?)", rows)
+                self.db.executemany("DELETE FROM entries WHERE path = ?", [(p,) for p in removed])
+                self.db.executemany("DELETE FROM records WHERE path = ?", gone)
+                self.db.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?)", recs)
+        except sqlite3.Error:
+            self._fail()
+
+    def load_records(self, node: str) -> dict[str, tuple[str, str]]:
+        if self.db is None:
+            return {}
+        try:
+            rows = self.db.execute("SELECT path, version, record FROM records WHERE node = ?",
+                                   (node,)).fetchall()
+        except sqlite3.Error:
+            self._fail()
+            return {}
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def save_records(self, entries: list[Entry]) -> None:
+        if self.db is None or not entries:
+            return
+        try:
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO records VALUES (?,?,?,?)",
+                    [(e.path, e.data.get("node"), e.version,
+                      json.dumps(e.record, ensure_ascii=False)) for e in entries])
+        except sqlite3.Error:
+            self._fail()
+
+    def close(self) -> None:
+        self._fail()
+
+
+def stat_key(st: os.stat_result) -> str:
+    return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
+
+
+class Snapshot:
+    """The validated state of one inventory directory; :meth:`refresh` brings it up to date."""
+
+    def __init__(self, root: Path | str, *, use_cache: bool = True) -> None:
+        self.root = Path(root)
+        self.entries: dict[str, Entry] = {}
+        self.generation = 0
+        self._cache = _Cache(self.root) if use_cache else None
+        self._loaded = False
+        self._ix = _Indexes()
+        self._issues: list[Issue] | None = None
+        self._bad_tenants: set[str] = set()
+        #: files found changed while loading tenant records after the refresh
+        self.late_changes: list[str] = []
+
+    # --- reading the files ------------------------------------------------------------
+
+    def _scan(self) -> dict[str, tuple[str, str, int]]:
+        found: dict[str, tuple[str, str, int]] = {}
+
+        def visit(rel: str, kind: str, depth: int) -> None:
+            try:
+                it = os.scandir(self.root / rel)
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            with it:
+                for de in it:
+                    if de.name.startswith(".") or de.name.endswith("~"):
+                        continue
+                    path = f"{rel}/{de.name}"
+                    if depth and de.is_dir(follow_symlinks=False):
+                        visit(path, kind, depth - 1)
+                        continue
+                    try:
+                        st = de.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    ok = de.is_file(follow_symlinks=False) and de.name.endswith(".yml") and (
+                        kind != "plan" or depth == 0)
+                    found[path] = (kind if ok else "unknown", stat_key(st), st.st_mtime_ns)
+
+        for kind, rel in layout.KIND_DIRS.items():
+            visit(rel, kind, 1 if kind == "plan" else 0)
+        return found
+
+    def _parse(self, path: str, kind: str, key: str, at: int) -> Entry | None:
+        from oemhost.store.validate import check_record, tenant_summary
+
+        try:
+            raw = (self.root / path).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return Entry(path, "unknown", key, at, "", {"": f"cannot read: {exc.strerror}"}, None)
+        version = yamlio.blob_id(raw)
+        if kind == "unknown":
+            return Entry(path, kind, key, at, version,
+                         {"": "not a state file (expected <name>.yml; it is ignored)"}, None)
+        try:
+            data = yamlio.loads(raw, source=path)
+        except yamlio.StateFileError as exc:
+            return Entry(path, kind, key, at, version, dict(exc.errors), None)
+        rec, errors = check_record(kind, data)
+        errors = dict(errors)
+        if rec is not None:
+            errors.update(_path_errors(kind, path, rec))
+        if kind == "tenant":
+            summary = tenant_summary(rec) if rec is not None else None
+            return Entry(path, kind, key, at, version, errors, summary,
+                         rec if rec is not None and not errors else None)
+        return Entry(path, kind, key, at, version, errors, rec)
+
+    def refresh(self) -> bool:
+        """Re-read what changed on disk; True if anything did."""
+        if not self._loaded:
+            self._loaded = True
+            if self._cache is not None:
+                self.entries = {e.path: e for e in self._cache.load_entries()}
+        at = time.time_ns()
+        scanned = self._scan()
+        changed: list[Entry] = []
+        for path, (kind, key, mtime) in scanned.items():
+            old = self.entries.get(path)
+            if old is not None and old.kind == kind and old.key == key and \
+                    mtime + RACY_NS < old.at:
+                continue
+            new = self._parse(path, kind, key, at)
+            if new is not None:
+                self.entries[path] = new
+                changed.append(new)
+        removed = [p for p in self.entries if p not in scanned]
+        for p in removed:
+            del self.entries[p]
+        if self._cache is not None and (changed or removed):
+            self._cache.save(changed, removed)
+        if changed or removed or self.generation == 0:
+            self.generation += 1
+            self._reindex()
+            return True
+        return False
+
+    def note_written(self, path: str, kind: str, record: dict | None, raw: bytes | None) -> None:
+        """Record a file the store has just written (or removed) without re-parsing it."""
+        from oemhost.store.validate import tenant_summary
+
+        if raw is None:
+            self.entries.pop(path, None)
+            if self._cache is not None:
+                self._cache.save([], [path])
+        else:
+            st = os.stat(self.root / path)
+            at = time.time_ns()
+            data = tenant_summary(record) if kind == "tenant" else record
+            entry = Entry(path, kind, stat_key(st), at, yamlio.blob_id(raw), {}, data,
+                          record if kind == "tenant" else None)
+            self.entries[path] = entry
+            if self._cache is not None:
+                self._cache.save([entry], [])
+        self.generation += 1
+        self._reindex()
+
+    def _reindex(self) -> None:
+        ix = _Indexes()
+        for e in self.entries.values():
+            if e.kind == "tenant":
+                ix.tenants[e.name] = e
+            elif e.kind == "node":
+                ix.nodes[e.name] = e
+            elif e.kind == "reseller":
+                ix.resellers[e.name] = e
+            elif e.kind == "plan":
+                ix.plans[(Path(e.path).parent.name, e.name)] = e
+            else:
+                ix.unknown.append(e)
+        self._ix = ix
+        self._issues = None
+
+    # --- lookups -----------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> dict[str, Entry]:
+        return self._ix.nodes
+
+    @property
+    def resellers(self) -> dict[str, Entry]:
+        return self._ix.resellers
+
+    @property
+    def plans(self) -> dict[tuple[str, str], Entry]:
+        return self._ix.plans
+
+    @property
+    def tenants(self) -> dict[str, Entry]:
+        return self._ix.tenants
+
+    def valid(self, entry: Entry | None) -> dict | None:
+        """The normalised record (or tenant summary) of an entry without record errors."""
+        if entry is None or entry.errors or entry.data is None:
+            return None
+        return entry.data
+
+    def node(self, name: str) -> dict | None:
+        return self.valid(self.nodes.get(name))
+
+    def reseller(self, rid: str) -> dict | None:
+        return self.valid(self.resellers.get(rid))
+
+    def plan(self, rid: str, pid: str) -> dict | None:
+        return self.valid(self.plans.get((rid, pid)))
+
+    def claims(self, *, exclude: str | None = None) -> dict[str, str]:
+        """Every domain name and alias -> the tenant that holds it."""
+        out: dict[str, str] = {}
+        for tid, e in self.tenants.items():
+            if tid == exclude or not isinstance(e.data, dict):
+                continue
+            for name, aliases in e.data.get("domains") or ():
+                for n in [name, *aliases]:
+                    if n:
+                        out.setdefault(n, tid)
+        return out
+
+    # --- validation across records -----------------------------------------------------
+
+    def relation_errors(self, summary: dict) -> dict[str, str]:
+        """A tenant summary against the reseller, plan and node in this snapshot."""
+        from oemhost.store.validate import tenant_relation_errors
+
+        rid, pid, nid = summary.get("reseller"), summary.get("plan"), summary.get("node")
+        errors: dict[str, str] = {}
+        broken = [(what, e) for what, e in (
+            ("reseller", self.resellers.get(rid)), ("plan", self.plans.get((rid, pid))),
+            ("node", self.nodes.get(nid))) if e is not None and e.errors]
+        for what, e in broken:
+            errors[what] = f"{e.subject} is invalid (see its own errors)"
+        if broken:
+            return errors
+        return tenant_relation_errors(summary, plan=self.plan(rid, pid),
+                                      reseller=self.reseller(rid), node=self.node(nid))
+
+    def issues(self) -> list[Issue]:
+        if self._issues is None:
+            self._issues = self._compute_issues()
+        return self._issues
+
+    def _compute_issues(self) -> list[Issue]:
+        issues: list[Issue] = []
+        ix = self._ix
+        by_node: dict[str, set[str]] = defaultdict(set)
+        by_plan: dict[tuple[str, str], set[str]] = defaultdict(set)
+        by_reseller: dict[str, set[str]] = defaultdict(set)
+        owned: dict[str, set[str]] = defaultdict(set)
+        for tid, e in ix.tenants.items():
+            s = e.data if isinstance(e.data, dict) else None
+            if s and s.get("node") in ix.nodes:
+                by_node[s["node"]].add(tid)
+                by_plan[(s.get("reseller"), s.get("plan"))].add(s["node"])
+                by_reseller[s.get("reseller")].add(s["node"])
+        for name, e in ix.nodes.items():
+            if isinstance(e.data, dict):
+                owned[e.data.get("owner")].add(name)
+
+        def add(entry_subject: str, errors: dict[str, str], nodes, severity="error"):
+            for f, m in errors.items():
+                issues.append(Issue(entry_subject, f, m, nodes, severity))
+
+        for e in ix.unknown:
+            add(e.subject, e.errors, frozenset(), "warning")
+        for name, e in ix.nodes.items():
+            add(e.subject, e.errors, frozenset({name}))
+            d = self.valid(e)
+            if d and d["owner"] != SHARED_OWNER and d["owner"] not in ix.resellers:
+                add(e.subject, {"owner": f"reseller {d['owner']!r} does not exist"},
+                    frozenset({name}))
+        for rid, e in ix.resellers.items():
+            add(e.subject, e.errors, frozenset(by_reseller[rid] | owned[rid]))
+        for key, e in ix.plans.items():
+            add(e.subject, e.errors, frozenset(by_plan[key]))
+            if key[0] not in ix.resellers:
+                add(e.subject, {"reseller": f"reseller {key[0]!r} does not exist"},
+                    frozenset(by_plan[key]))
+
+        bad: set[str] = set()
+        holders: dict[str, list[str]] = defaultdict(list)
+        for tid, e in ix.tenants.items():
+            s = e.data if isinstance(e.data, dict) else None
+            nodes = frozenset({s["node"]}) if s and s.get("node") in ix.nodes else None
+            errors = dict(e.errors)
+            if s is not None and not errors:
+                errors.update(self.relation_errors(s))
+            if s is not None:
+                for name, aliases in s.get("domains") or ():
+                    for n in [name, *aliases]:
+                        if n:
+                            holders[n].append(tid)
+            if errors:
+                bad.add(tid)
+                add(tid, errors, nodes)
+        for name, tids in holders.items():
+            if len(tids) > 1:
+                for tid in tids:
+                    others = ", ".join(t for t in tids if t != tid)
+                    s = ix.tenants[tid].data
+                    bad.add(tid)
+                    add(tid, {"domains": f"{name} is also used by tenant {others}"},
+                        frozenset({s["node"]}) if s.get("node") in ix.nodes else None)
+        issues.extend(self._capacity_warnings())
+        self._bad_tenants = bad
+        return issues
+
+    def _capacity_warnings(self) -> list[Issue]:
+        out: list[Issue] = []
+        count: dict[str, int] = defaultdict(int)
+        disk: dict[str, int] = defaultdict(int)
+        ncount: dict[str, int] = defaultdict(int)
+        ndisk: dict[str, int] = defaultdict(int)
+        for e in self.tenants.values():
+            s = e.data
+            if not isinstance(s, dict) or s.get("status") == "removed":
+                continue
+            plan = self.plan(s.get("reseller"), s.get("plan"))
+            total = plan["disk_mb"] if plan else 0
+            count[s.get("reseller")] += 1
+            disk[s.get("reseller")] += total
+            ncount[s.get("node")] += 1
+            ndisk[s.get("node")] += total
+        for rid, e in self.resellers.items():
+            r = self.valid(e)
+            if not r:
+                continue
+            lim = r["limits"]
+            if count[rid] > lim["tenants"]:
+                out.append(Issue(e.subject, "limits.tenants",
+                                 f"{count[rid]} tenants, the limit is {lim['tenants']}",
+                                 frozenset(), "warning"))
+            if not lim["oversell"] and disk[rid] > lim["disk_mb"]:
+                out.append(Issue(e.subject, "limits.disk_mb",
+                                 f"plans total {disk[rid]} MB, the limit is {lim['disk_mb']} MB "
+                                 "(oversell is off)", frozenset(), "warning"))
+        for name, e in self.nodes.items():
+            n = self.valid(e)
+            if not n:
+                continue
+            cap = n["capacity"]
+            if ncount[name] > cap["tenants"]:
+                out.append(Issue(e.subject, "capacity.tenants",
+                                 f"{ncount[name]} tenants, the capacity is {cap['tenants']}",
+                                 frozenset(), "warning"))
+            if ndisk[name] > cap["disk_mb"]:
+                out.append(Issue(e.subject, "capacity.disk_mb",
+                                 f"plans total {ndisk[name]} MB, the capacity is "
+                                 f"{cap['disk_mb']} MB", frozenset(), "warning"))
+        return out
+
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues() if i.severity == "error"]
+
+    def errors_for_node(self, node: str) -> list[str]:
+        """``oemhost_inventory_errors`` of one node: its own and those that block every node."""
+        return [i.line for i in self.errors() if i.nodes is None or node in i.nodes]
+
+    def tenant_ok(self, tid: str) -> bool:
+        self.issues()
+        return tid in self.tenants and tid not in self._bad_tenants
+
+    # --- full tenant records -------------------------------------------------------------
+
+    def tenant_ids(self, node: str) -> list[str]:
+        return sorted(tid for tid, e in self.tenants.items()
+                      if isinstance(e.data, dict) and e.data.get("node") == node)
+
+    def node_records(self, node: str) -> list[dict]:
+        """Full normalised records of the valid tenants placed on ``node``, by id."""
+        self.issues()
+        wanted = [self.tenants[t] for t in self.tenant_ids(node) if t not in self._bad_tenants]
+        missing = [e for e in wanted if e.record is None]
+        if missing and self._cache is not None:
+            stored = self._cache.load_records(node)
+            for e in missing:
+                hit = stored.get(e.path)
+                if hit and hit[0] == e.version:
+                    e.record = json.loads(hit[1])
+        fetched: list[Entry] = []
+        out: list[dict] = []
+        for e in wanted:
+            if e.record is None:
+                fresh = self._parse(e.path, "tenant", e.key, time.time_ns())
+                if fresh is None or fresh.version != e.version:
+                    # changed since the snapshot was taken: keep the snapshot's view
+                    # consistent by leaving it out; the next run picks it up
+                    self.late_changes.append(e.path)
+                    continue
+                e.record = fresh.record
+                if e.record is not None:
+                    fetched.append(e)
+            if e.record is not None:
+                out.append(e.record)
+        if self._cache is not None:
+            self._cache.save_records(fetched)
+        return out
+
+    def tenant_record(self, tid: str) -> dict | None:
+        e = self.tenants.get(tid)
+        if e is None:
+            return None
+        if e.record is None:
+            fresh = self._parse(e.path, "tenant", e.key, time.time_ns())
+            e.record = fresh.record if fresh and fresh.version == e.version else None
+        return e.record
+
+    def export_tenant(self, record: dict) -> dict:
+        """A tenant as the roles see it: the record plus ``limits`` and ``reseller_brand``."""
+        out = dict(record)
+        out["limits"] = self.plan(record["reseller"], record["plan"])
+        reseller = self.reseller(record["reseller"])
+        out["reseller_brand"] = reseller["brand"] if reseller else None
+        return out
+
+    def node_vars(self, node: str) -> dict[str, list[dict]]:
+        tenants: list[dict] = []
+        removed: list[dict] = []
+        for rec in self.node_records(node):
+            (removed if rec["status"] == "removed" else tenants).append(self.export_tenant(rec))
+        return {"oemhost_tenants": tenants, "oemhost_removed_tenants": removed}
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+
+
+def _path_errors(kind: str, path: str, rec: dict) -> dict[str, str]:
+    p = Path(path)
+    if kind == "tenant" and rec.get("id") and rec["id"] != p.stem:
+        return {"id": f"must match the file name ({p.stem}.yml)"}
+    if kind == "node" and rec.get("name") and rec["name"] != p.stem:
+        return {"name": f"must match the file name ({p.stem}.yml)"}
+    if kind == "reseller" and rec.get("id") and rec["id"] != p.stem:
+        return {"id": f"must match the file name ({p.stem}.yml)"}
+    if kind == "plan":
+        errors = {}
+        if rec.get("id") and rec["id"] != p.stem:
+            errors["id"] = f"must match the file name ({p.stem}.yml)"
+        if rec.get("reseller") and rec["reseller"] != p.parent.name:
+            errors["reseller"] = f"must match the directory (state/plans/{p.parent.name}/)"
+        return errors
+    return {}
+
+
+# --- one snapshot per inventory per process, shared by the two Ansible plugins ----------
+
+_PROCESS_SNAPSHOTS: dict[str, Snapshot] = {}
+
+
+def process_snapshot(root: Path | str, *, refresh: bool = False) -> Snapshot:
+    """The snapshot this process uses for ``root`` (the inventory plugin refreshes it once
+    per inventory parse; the vars plugin then reads the same view)."""
+    key = os.path.realpath(root)
+    snap = _PROCESS_SNAPSHOTS.get(key)
+    if snap is None:
+        snap = _PROCESS_SNAPSHOTS[key] = Snapshot(key)
+        snap.refresh()
+    elif refresh:
+        snap.refresh()
+    return snap
+
+
+def is_inventory(root: Path | str) -> bool:
+    root = Path(root)
+    return (root / layout.PLUGIN_CONFIG).is_file() and (root / layout.STATE_DIR).is_dir()
