@@ -31,7 +31,7 @@ from typing import Any
 from oemhost.store import layout, yamlio
 from oemhost.store.model import SHARED_OWNER
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"
 RACY_NS = 2_000_000_000
 
 
@@ -39,7 +39,7 @@ RACY_NS = 2_000_000_000
 class Entry:
     path: str
     kind: str  # node | reseller | plan | tenant | unknown
-    key: str  # "mtime_ns:ctime_ns:size:ino"
+    key: tuple[int, int, int, int]  # (mtime_ns, ctime_ns, size, inode)
     at: int  # time_ns when the file was looked at before reading it
     version: str  # git blob id of the content
     errors: dict[str, str]  # record checks (empty when the record is valid on its own)
@@ -48,14 +48,21 @@ class Entry:
 
     @property
     def name(self) -> str:
-        return Path(self.path).stem
+        """The file name without ``.yml`` (the record's id)."""
+        base = self.path.rsplit("/", 1)[-1]
+        return base[:-4] if base.endswith(".yml") else base
+
+    @property
+    def parent(self) -> str:
+        """The directory the file is in (a plan's reseller)."""
+        return self.path.rsplit("/", 2)[-2]
 
     @property
     def subject(self) -> str:
         if self.kind == "tenant":
             return self.name
         if self.kind == "plan":
-            return f"plan:{Path(self.path).parent.name}/{self.name}"
+            return f"plan:{self.parent}/{self.name}"
         if self.kind in ("node", "reseller"):
             return f"{self.kind}:{self.name}"
         return self.path
@@ -108,7 +115,8 @@ class _Cache:
                 db.execute("DROP TABLE IF EXISTS records")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (CACHE_FORMAT,))
             db.execute("CREATE TABLE IF NOT EXISTS entries (path TEXT PRIMARY KEY, kind TEXT, "
-                       "key TEXT, at INTEGER, version TEXT, errors TEXT, data TEXT)")
+                       "mtime INTEGER, ctime INTEGER, size INTEGER, ino INTEGER, at INTEGER, "
+                       "version TEXT, errors TEXT, data TEXT)")
             db.execute("CREATE TABLE IF NOT EXISTS records (path TEXT PRIMARY KEY, node TEXT, "
                        "version TEXT, record TEXT)")
             db.execute("CREATE INDEX IF NOT EXISTS records_node ON records (node)")
@@ -129,19 +137,21 @@ class _Cache:
             return []
         try:
             rows = self.db.execute(
-                "SELECT path, kind, key, at, version, errors, data FROM entries").fetchall()
+                "SELECT path, kind, mtime, ctime, size, ino, at, version, errors, data "
+                "FROM entries").fetchall()
         except sqlite3.Error:
             self._fail()
             return []
         # one json.loads over all rows is ~2x faster than one per row
-        datas = json.loads("[" + ",".join(r[6] for r in rows) + "]") if rows else []
-        return [Entry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}, d)
+        datas = json.loads("[" + ",".join(r[9] for r in rows) + "]") if rows else []
+        return [Entry(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], r[7],
+                      json.loads(r[8]) if r[8] else {}, d)
                 for r, d in zip(rows, datas, strict=True)]
 
     def save(self, changed: Iterable[Entry], removed: Iterable[str]) -> None:
         if self.db is None:
             return
-        rows = [(e.path, e.kind, e.key, e.at, e.version,
+        rows = [(e.path, e.kind, *e.key, e.at, e.version,
                  json.dumps(e.errors, ensure_ascii=False) if e.errors else None,
                  json.dumps(e.data, ensure_ascii=False)) for e in changed]
         recs = [(e.path, e.data.get("node") if isinstance(e.data, dict) else None, e.version,
@@ -152,7 +162,8 @@ class _Cache:
         try:
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
-                self.db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?)", rows)
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
                 self.db.executemany("DELETE FROM entries WHERE path = ?", [(p,) for p in removed])
                 self.db.executemany("DELETE FROM records WHERE path = ?", gone)
                 self.db.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?)", recs)
@@ -187,8 +198,15 @@ class _Cache:
         self._fail()
 
 
-def stat_key(st: os.stat_result) -> str:
-    return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
+def _dir_kind(path: str) -> str:
+    for kind, rel in layout.KIND_DIRS.items():
+        if path.startswith(rel + "/"):
+            return kind
+    return "unknown"
+
+
+def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 class Snapshot:
@@ -200,16 +218,18 @@ class Snapshot:
         self.generation = 0
         self._cache = _Cache(self.root) if use_cache else None
         self._loaded = False
+        self._full_scan_at = 0.0
         self._ix = _Indexes()
         self._issues: list[Issue] | None = None
+        self._claims: dict[str, set[str]] | None = None
         self._bad_tenants: set[str] = set()
         #: files found changed while loading tenant records after the refresh
         self.late_changes: list[str] = []
 
     # --- reading the files ------------------------------------------------------------
 
-    def _scan(self) -> dict[str, tuple[str, str, int]]:
-        found: dict[str, tuple[str, str, int]] = {}
+    def _scan(self, kinds: set[str]) -> dict[str, tuple[str, tuple[int, int, int, int]]]:
+        found: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
 
         def visit(rel: str, kind: str, depth: int) -> None:
             try:
@@ -218,9 +238,10 @@ class Snapshot:
                 return
             with it:
                 for de in it:
-                    if de.name.startswith(".") or de.name.endswith("~"):
+                    name = de.name
+                    if name[0] == "." or name[-1] == "~":
                         continue
-                    path = f"{rel}/{de.name}"
+                    path = f"{rel}/{name}"
                     if depth and de.is_dir(follow_symlinks=False):
                         visit(path, kind, depth - 1)
                         continue
@@ -228,12 +249,14 @@ class Snapshot:
                         st = de.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue
-                    ok = de.is_file(follow_symlinks=False) and de.name.endswith(".yml") and (
-                        kind != "plan" or depth == 0)
-                    found[path] = (kind if ok else "unknown", stat_key(st), st.st_mtime_ns)
+                    ok = name.endswith(".yml") and (kind != "plan" or depth == 0) and \
+                        de.is_file(follow_symlinks=False)
+                    found[path] = (kind if ok else "unknown",
+                                   (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
 
         for kind, rel in layout.KIND_DIRS.items():
-            visit(rel, kind, 1 if kind == "plan" else 0)
+            if kind in kinds:
+                visit(rel, kind, 1 if kind == "plan" else 0)
         return found
 
     def _parse(self, path: str, kind: str, key: str, at: int) -> Entry | None:
@@ -263,69 +286,124 @@ class Snapshot:
                          rec if rec is not None and not errors else None)
         return Entry(path, kind, key, at, version, errors, rec)
 
-    def refresh(self) -> bool:
-        """Re-read what changed on disk; True if anything did."""
+    def refresh(self, kinds: Iterable[str] | None = None, *,
+                max_age: float | None = None) -> bool:
+        """Re-read what changed on disk; True if anything did.
+
+        ``kinds`` limits the scan to those directories; ``max_age`` skips the scan if a full
+        one ran less than that many seconds ago (for list views; writes never pass it)."""
+        if max_age is not None and kinds is None and self._loaded and \
+                time.monotonic() - self._full_scan_at < max_age:
+            return False
         if not self._loaded:
             self._loaded = True
+            kinds = None  # the first refresh covers everything
             if self._cache is not None:
                 self.entries = {e.path: e for e in self._cache.load_entries()}
+        wanted = set(kinds) if kinds is not None else set(layout.KIND_DIRS)
+        if wanted == set(layout.KIND_DIRS):
+            self._full_scan_at = time.monotonic()
         at = time.time_ns()
-        scanned = self._scan()
+        scanned = self._scan(wanted)
         changed: list[Entry] = []
-        for path, (kind, key, mtime) in scanned.items():
+        for path, (kind, key) in scanned.items():
             old = self.entries.get(path)
             if old is not None and old.kind == kind and old.key == key and \
-                    mtime + RACY_NS < old.at:
+                    key[0] + RACY_NS < old.at:
                 continue
             new = self._parse(path, kind, key, at)
             if new is not None:
-                self.entries[path] = new
                 changed.append(new)
-        removed = [p for p in self.entries if p not in scanned]
-        for p in removed:
-            del self.entries[p]
+        removed = [p for p in self.entries if p not in scanned and _dir_kind(p) in wanted]
         if self._cache is not None and (changed or removed):
             self._cache.save(changed, removed)
-        if changed or removed or self.generation == 0:
-            self.generation += 1
+        if self.generation == 0:
+            self.entries.update((e.path, e) for e in changed)
+            for p in removed:
+                del self.entries[p]
             self._reindex()
-            return True
-        return False
+        elif changed or removed:
+            self._apply(changed, removed)
+        else:
+            return False
+        self.generation += 1
+        return True
 
     def note_written(self, path: str, kind: str, record: dict | None, raw: bytes | None) -> None:
         """Record a file the store has just written (or removed) without re-parsing it."""
         from oemhost.store.validate import tenant_summary
 
         if raw is None:
-            self.entries.pop(path, None)
             if self._cache is not None:
                 self._cache.save([], [path])
+            self._apply([], [path])
         else:
             st = os.stat(self.root / path)
-            at = time.time_ns()
             data = tenant_summary(record) if kind == "tenant" else record
-            entry = Entry(path, kind, stat_key(st), at, yamlio.blob_id(raw), {}, data,
-                          record if kind == "tenant" else None)
-            self.entries[path] = entry
+            entry = Entry(path, kind, stat_key(st), time.time_ns(), yamlio.blob_id(raw), {},
+                          data, record if kind == "tenant" else None)
             if self._cache is not None:
                 self._cache.save([entry], [])
+            self._apply([entry], [])
         self.generation += 1
-        self._reindex()
+
+    def _apply(self, changed: list[Entry], removed: list[str]) -> None:
+        """Update the entries and the indexes in place (cheaper than a full re-index)."""
+        if len(changed) + len(removed) > 200:
+            self.entries.update((e.path, e) for e in changed)
+            for p in removed:
+                self.entries.pop(p, None)
+            self._reindex()
+            return
+        for p in removed:
+            old = self.entries.pop(p, None)
+            if old is not None:
+                self._index_drop(old)
+        for e in changed:
+            old = self.entries.get(e.path)
+            if old is not None:
+                self._index_drop(old)
+            self.entries[e.path] = e
+            self._index_put(e)
+        self._issues = None
+
+    def _index_put(self, e: Entry) -> None:
+        ix = self._ix
+        if e.kind == "tenant":
+            ix.tenants[e.name] = e
+            if self._claims is not None:
+                self._claim(e)
+        elif e.kind == "node":
+            ix.nodes[e.name] = e
+        elif e.kind == "reseller":
+            ix.resellers[e.name] = e
+        elif e.kind == "plan":
+            ix.plans[(e.parent, e.name)] = e
+        else:
+            ix.unknown.append(e)
+
+    def _index_drop(self, e: Entry) -> None:
+        ix = self._ix
+        if e.kind == "tenant":
+            ix.tenants.pop(e.name, None)
+            if self._claims is not None and isinstance(e.data, dict):
+                for name, aliases in e.data.get("domains") or ():
+                    for n in (name, *aliases):
+                        self._claims.get(n, set()).discard(e.name)
+        elif e.kind == "node":
+            ix.nodes.pop(e.name, None)
+        elif e.kind == "reseller":
+            ix.resellers.pop(e.name, None)
+        elif e.kind == "plan":
+            ix.plans.pop((e.parent, e.name), None)
+        else:
+            ix.unknown = [u for u in ix.unknown if u.path != e.path]
 
     def _reindex(self) -> None:
-        ix = _Indexes()
+        self._ix = _Indexes()
+        self._claims = None
         for e in self.entries.values():
-            if e.kind == "tenant":
-                ix.tenants[e.name] = e
-            elif e.kind == "node":
-                ix.nodes[e.name] = e
-            elif e.kind == "reseller":
-                ix.resellers[e.name] = e
-            elif e.kind == "plan":
-                ix.plans[(Path(e.path).parent.name, e.name)] = e
-            else:
-                ix.unknown.append(e)
-        self._ix = ix
+            self._index_put(e)
         self._issues = None
 
     # --- lookups -----------------------------------------------------------------------
@@ -361,17 +439,21 @@ class Snapshot:
     def plan(self, rid: str, pid: str) -> dict | None:
         return self.valid(self.plans.get((rid, pid)))
 
-    def claims(self, *, exclude: str | None = None) -> dict[str, str]:
-        """Every domain name and alias -> the tenant that holds it."""
-        out: dict[str, str] = {}
-        for tid, e in self.tenants.items():
-            if tid == exclude or not isinstance(e.data, dict):
-                continue
+    def _claim(self, e: Entry) -> None:
+        assert self._claims is not None
+        if isinstance(e.data, dict):
             for name, aliases in e.data.get("domains") or ():
-                for n in [name, *aliases]:
+                for n in (name, *aliases):
                     if n:
-                        out.setdefault(n, tid)
-        return out
+                        self._claims.setdefault(n, set()).add(e.name)
+
+    def holders(self, name: str) -> set[str]:
+        """The tenants whose domains or aliases include ``name``."""
+        if self._claims is None:
+            self._claims = {}
+            for e in self.tenants.values():
+                self._claim(e)
+        return self._claims.get(name, set())
 
     # --- validation across records -----------------------------------------------------
 
@@ -390,6 +472,25 @@ class Snapshot:
             return errors
         return tenant_relation_errors(summary, plan=self.plan(rid, pid),
                                       reseller=self.reseller(rid), node=self.node(nid))
+
+    def tenant_errors(self, tid: str) -> dict[str, str]:
+        """Record errors, relation errors and domain conflicts of one tenant."""
+        e = self.tenants.get(tid)
+        if e is None:
+            return {}
+        errors = dict(e.errors)
+        s = e.data if isinstance(e.data, dict) else None
+        if s is None:
+            return errors
+        if not errors:
+            errors.update(self.relation_errors(s))
+        for name, aliases in s.get("domains") or ():
+            for n in (name, *aliases):
+                others = self.holders(n) - {tid} if n else set()
+                if others:
+                    errors.setdefault("domains", f"{n} is also used by tenant "
+                                                 f"{', '.join(sorted(others))}")
+        return errors
 
     def issues(self) -> list[Issue]:
         if self._issues is None:
@@ -434,29 +535,13 @@ class Snapshot:
                     frozenset(by_plan[key]))
 
         bad: set[str] = set()
-        holders: dict[str, list[str]] = defaultdict(list)
         for tid, e in ix.tenants.items():
             s = e.data if isinstance(e.data, dict) else None
             nodes = frozenset({s["node"]}) if s and s.get("node") in ix.nodes else None
-            errors = dict(e.errors)
-            if s is not None and not errors:
-                errors.update(self.relation_errors(s))
-            if s is not None:
-                for name, aliases in s.get("domains") or ():
-                    for n in [name, *aliases]:
-                        if n:
-                            holders[n].append(tid)
+            errors = self.tenant_errors(tid)
             if errors:
                 bad.add(tid)
                 add(tid, errors, nodes)
-        for name, tids in holders.items():
-            if len(tids) > 1:
-                for tid in tids:
-                    others = ", ".join(t for t in tids if t != tid)
-                    s = ix.tenants[tid].data
-                    bad.add(tid)
-                    add(tid, {"domains": f"{name} is also used by tenant {others}"},
-                        frozenset({s["node"]}) if s.get("node") in ix.nodes else None)
         issues.extend(self._capacity_warnings())
         self._bad_tenants = bad
         return issues

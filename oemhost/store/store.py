@@ -197,9 +197,12 @@ class Store:
 
     # --- reading -------------------------------------------------------------------------
 
-    def refresh(self) -> Snapshot:
+    #: list views may be this many seconds behind changes made by *other* processes
+    LIST_MAX_AGE = 1.0
+
+    def refresh(self, *, max_age: float | None = None) -> Snapshot:
         with self._mutex:
-            self._snapshot.refresh()
+            self._snapshot.refresh(max_age=max_age)
             return self._snapshot
 
     def _read(self, kind: str, rel: str, what: str) -> tuple[dict, str, bytes]:
@@ -248,25 +251,30 @@ class Store:
         if not isinstance(value, str) or not rx.match(value):
             raise NotFoundError(f"{what} {value!r} does not exist (not a valid {what} id)")
 
+    def _refresh_small(self) -> Snapshot:
+        with self._mutex:
+            self._snapshot.refresh(("node", "reseller", "plan"))
+            return self._snapshot
+
     def list_nodes(self) -> list[Node]:
-        snap = self.refresh()
+        snap = self._refresh_small()
         return [Node.from_dict(e.data, version=e.version)
                 for name, e in sorted(snap.nodes.items()) if snap.valid(e)]
 
     def list_resellers(self) -> list[Reseller]:
-        snap = self.refresh()
+        snap = self._refresh_small()
         return [Reseller.from_dict(e.data, version=e.version)
                 for _, e in sorted(snap.resellers.items()) if snap.valid(e)]
 
     def list_plans(self, reseller: str | None = None) -> list[Plan]:
-        snap = self.refresh()
+        snap = self._refresh_small()
         return [Plan.from_dict(e.data, version=e.version)
                 for key, e in sorted(snap.plans.items())
                 if snap.valid(e) and (reseller is None or key[0] == reseller)]
 
     def _tenant_rows(self, *, reseller: str | None, node: str | None, plan: str | None,
                      status: str | None, q: str | None) -> list[tuple[str, Any]]:
-        snap = self.refresh()
+        snap = self.refresh(max_age=self.LIST_MAX_AGE)
         needle = q.casefold() if q else None
         rows = []
         for tid, e in snap.tenants.items():
@@ -312,7 +320,6 @@ class Store:
         end = None if limit is None else offset + limit
         out = []
         snap = self._snapshot
-        bad = {i.subject for i in snap.errors()} if rows else set()
         for tid, e in rows[offset:end]:
             s = e.data
             out.append(TenantSummary(
@@ -323,7 +330,7 @@ class Store:
                 disk=TenantSummary.from_dict({"disk": s["disk"]}).disk,
                 domains=[d[0] for d in s["domains"]], mailboxes=len(s["quotas"]),
                 ftp_accounts=s["ftp"], databases=sum(s["databases"].values()),
-                errors=[i.line for i in snap.errors() if i.subject == tid] if tid in bad else [],
+                errors=validate.format_errors(tid, snap.tenant_errors(tid)),
                 version=e.version))
         return out
 
@@ -417,8 +424,8 @@ class Store:
     def _deny(actor: Actor, what: str) -> None:
         raise PermissionDenied(f"{actor.raw} may not {what}")
 
-    def _fresh(self) -> Snapshot:
-        self._snapshot.refresh()
+    def _fresh(self, kinds: tuple[str, ...] | None = None) -> Snapshot:
+        self._snapshot.refresh(kinds)
         return self._snapshot
 
     # --- nodes ---------------------------------------------------------------------------
@@ -718,19 +725,23 @@ class Store:
         if errors or new is None:
             raise ValidationError(errors, subject=f"tenant {tid}")
         summary = validate.tenant_summary(new)
-        errors = dict(snap.relation_errors(summary))
-        claims = snap.claims(exclude=tid)
-        for i, dom in enumerate(new["domains"]):
-            for key, name in [("name", dom["name"])] + [
-                    (f"aliases[{j}]", a) for j, a in enumerate(dom["aliases"])]:
-                if name in claims:
-                    errors.setdefault(f"domains[{i}].{key}",
-                                      f"{name} is already used by another tenant")
         counts_now = new["status"] != "removed"
         counted_before = old is not None and old["status"] != "removed"
         moved = old is None or old["node"] != new["node"] or (counts_now and not counted_before)
         replanned = old is None or old["plan"] != new["plan"] or (counts_now and
                                                                    not counted_before)
+        names = {n for d in new["domains"] for n in (d["name"], *d["aliases"])}
+        before = {n for d in (old or {}).get("domains", []) for n in (d["name"], *d["aliases"])}
+        if moved or replanned or names - before:
+            # counts and domain claims need every tenant file as it is now
+            snap.refresh()
+        errors = dict(snap.relation_errors(summary))
+        for i, dom in enumerate(new["domains"]):
+            for key, name in [("name", dom["name"])] + [
+                    (f"aliases[{j}]", a) for j, a in enumerate(dom["aliases"])]:
+                if snap.holders(name) - {tid}:
+                    errors.setdefault(f"domains[{i}].{key}",
+                                      f"{name} is already used by another tenant")
         node = snap.node(new["node"])
         plan = snap.plan(new["reseller"], new["plan"])
         if counts_now and moved and node is not None:
@@ -756,7 +767,8 @@ class Store:
         self._check_id(tenant, validate.TENANT_ID_RE, "tenant")
         rel = layout.tenant_path(tenant)
         with self._lock():
-            snap = self._fresh()
+            # the tenant's own file is read directly; other tenants only when needed
+            snap = self._fresh(("node", "reseller", "plan"))
             cur, version, old = self._read("tenant", rel, f"tenant {tenant}")
             self._check_version(expected_version, version, f"tenant {tenant}")
             authorize(who, cur)
