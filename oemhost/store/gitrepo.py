@@ -94,7 +94,7 @@ class GitRepo:
     def uncommitted(self, under: str = "state") -> list[str]:
         """Inventory-relative paths under ``under`` that differ from HEAD (or are untracked)."""
         out = self._run(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--",
-                         self.full(under)], env={"GIT_OPTIONAL_LOCKS": "0"})
+                         f":(top){self.full(under)}"], env={"GIT_OPTIONAL_LOCKS": "0"})
         paths = []
         for item in out.split("\0"):
             if len(item) > 3 and item[2] == " ":
@@ -107,7 +107,7 @@ class GitRepo:
         fmt = "%H%x1f%an%x1f%aI%x1f%s%x1f%b%x1e"
         args = ["log", f"-n{int(limit)}", f"--format={fmt}", "HEAD"]
         if paths:
-            args += ["--", *[self.full(p) for p in paths]]
+            args += ["--", *[f":(top){self.full(p)}" for p in paths]]
         out = self._run(args)
         entries = []
         for rec in out.split("\x1e"):
@@ -137,8 +137,9 @@ class GitRepo:
             else:
                 self._run(["read-tree", expected_head], env=env)
         # hashes and stores the working-tree files, drops the ones that are gone
+        # (update-index takes paths relative to the working directory: the inventory)
         self._run(["update-index", "--add", "--remove", "-z", "--stdin"],
-                  input="\0".join(self.full(p) for p in paths) + "\0", env=env)
+                  input="\0".join(paths) + "\0", env=env)
         tree = self._run(["write-tree"], env=env).strip()
         name, email = author
         cenv = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
@@ -155,8 +156,7 @@ class GitRepo:
                                 "made by hand?); nothing was changed, try again")
         self._set_private_head(commit)
         # keep the shared index in step so `git status` shows nothing for these paths
-        self._run(["update-index", "--add", "--remove", "-q", "--",
-                   *[self.full(p) for p in paths]], check=False)
+        self._run(["update-index", "--add", "--remove", "-q", "--", *paths], check=False)
         return commit
 
     def _private_head(self) -> str | None:

@@ -23,7 +23,8 @@ import os
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,51 +98,57 @@ class _Indexes:
 
 
 class _Cache:
-    """The sqlite file behind the snapshot; every method fails soft (returns nothing)."""
+    """The sqlite file behind the snapshot.
+
+    One short-lived connection per operation: nothing stays open across Ansible's forks or
+    between a Store's calls. Every method fails soft (the cache is then simply off)."""
 
     def __init__(self, root: Path) -> None:
-        self.db: sqlite3.Connection | None = None
+        self.path: Path | None = root / layout.CACHE_DIR / "cache.sqlite"
         try:
-            cache_dir = root / layout.CACHE_DIR
-            cache_dir.mkdir(mode=0o700, exist_ok=True)
-            db = sqlite3.connect(cache_dir / "cache.sqlite", timeout=10,
-                                 isolation_level=None, check_same_thread=False)
+            self.path.parent.mkdir(mode=0o700, exist_ok=True)
+            with self._connect() as db:
+                db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
+                row = db.execute("SELECT v FROM meta WHERE k='format'").fetchone()
+                if row is None or row[0] != CACHE_FORMAT:
+                    db.execute("DROP TABLE IF EXISTS entries")
+                    db.execute("DROP TABLE IF EXISTS records")
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)",
+                               (CACHE_FORMAT,))
+                db.execute("CREATE TABLE IF NOT EXISTS entries (path TEXT PRIMARY KEY, "
+                           "kind TEXT, mtime INTEGER, ctime INTEGER, size INTEGER, "
+                           "ino INTEGER, at INTEGER, version TEXT, errors TEXT, data TEXT)")
+                db.execute("CREATE TABLE IF NOT EXISTS records (path TEXT PRIMARY KEY, "
+                           "node TEXT, version TEXT, record TEXT)")
+                db.execute("CREATE INDEX IF NOT EXISTS records_node ON records (node)")
+        except (OSError, sqlite3.Error):
+            self.path = None
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        assert self.path is not None
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=OFF")
-            db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
-            row = db.execute("SELECT v FROM meta WHERE k='format'").fetchone()
-            if row is None or row[0] != CACHE_FORMAT:
-                db.execute("DROP TABLE IF EXISTS entries")
-                db.execute("DROP TABLE IF EXISTS records")
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (CACHE_FORMAT,))
-            db.execute("CREATE TABLE IF NOT EXISTS entries (path TEXT PRIMARY KEY, kind TEXT, "
-                       "mtime INTEGER, ctime INTEGER, size INTEGER, ino INTEGER, at INTEGER, "
-                       "version TEXT, errors TEXT, data TEXT)")
-            db.execute("CREATE TABLE IF NOT EXISTS records (path TEXT PRIMARY KEY, node TEXT, "
-                       "version TEXT, record TEXT)")
-            db.execute("CREATE INDEX IF NOT EXISTS records_node ON records (node)")
-            self.db = db
-        except (OSError, sqlite3.Error):
-            self.db = None
+            yield db
+        finally:
+            db.close()
 
-    def _fail(self) -> None:
-        if self.db is not None:
-            try:
-                self.db.close()
-            except sqlite3.Error:
-                pass
-        self.db = None
+    def _run(self, fn, default):
+        if self.path is None:
+            return default
+        try:
+            with self._connect() as db:
+                return fn(db)
+        except sqlite3.Error:
+            self.path = None
+            return default
 
     def load_entries(self) -> list[Entry]:
-        if self.db is None:
-            return []
-        try:
-            rows = self.db.execute(
-                "SELECT path, kind, mtime, ctime, size, ino, at, version, errors, data "
-                "FROM entries").fetchall()
-        except sqlite3.Error:
-            self._fail()
-            return []
+        rows = self._run(lambda db: db.execute(
+            "SELECT path, kind, mtime, ctime, size, ino, at, version, errors, data "
+            "FROM entries").fetchall(), [])
         # one json.loads over all rows is ~2x faster than one per row
         datas = json.loads("[" + ",".join(r[9] for r in rows) + "]") if rows else []
         return [Entry(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], r[7],
@@ -149,53 +156,45 @@ class _Cache:
                 for r, d in zip(rows, datas, strict=True)]
 
     def save(self, changed: Iterable[Entry], removed: Iterable[str]) -> None:
-        if self.db is None:
+        if self.path is None:
             return
+        changed = list(changed)
         rows = [(e.path, e.kind, *e.key, e.at, e.version,
                  json.dumps(e.errors, ensure_ascii=False) if e.errors else None,
                  json.dumps(e.data, ensure_ascii=False)) for e in changed]
         recs = [(e.path, e.data.get("node") if isinstance(e.data, dict) else None, e.version,
                  json.dumps(e.record, ensure_ascii=False))
                 for e in changed if e.record is not None]
-        gone = [(p,) for p in removed] + [(e.path,) for e in changed
-                                          if e.kind == "tenant" and e.record is None]
-        try:
-            with self.db:
-                self.db.execute("BEGIN IMMEDIATE")
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-                self.db.executemany("DELETE FROM entries WHERE path = ?", [(p,) for p in removed])
-                self.db.executemany("DELETE FROM records WHERE path = ?", gone)
-                self.db.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?)", recs)
-        except sqlite3.Error:
-            self._fail()
+        gone = [(p,) for p in removed]
+        stale = gone + [(e.path,) for e in changed if e.kind == "tenant" and e.record is None]
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("DELETE FROM entries WHERE path = ?", gone)
+            db.executemany("DELETE FROM records WHERE path = ?", stale)
+            db.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?)", recs)
+            db.execute("COMMIT")
+
+        self._run(write, None)
 
     def load_records(self, node: str) -> dict[str, tuple[str, str]]:
-        if self.db is None:
-            return {}
-        try:
-            rows = self.db.execute("SELECT path, version, record FROM records WHERE node = ?",
-                                   (node,)).fetchall()
-        except sqlite3.Error:
-            self._fail()
-            return {}
+        rows = self._run(lambda db: db.execute(
+            "SELECT path, version, record FROM records WHERE node = ?", (node,)).fetchall(), [])
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def save_records(self, entries: list[Entry]) -> None:
-        if self.db is None or not entries:
+        if not entries:
             return
-        try:
-            with self.db:
-                self.db.execute("BEGIN IMMEDIATE")
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO records VALUES (?,?,?,?)",
-                    [(e.path, e.data.get("node"), e.version,
-                      json.dumps(e.record, ensure_ascii=False)) for e in entries])
-        except sqlite3.Error:
-            self._fail()
+        rows = [(e.path, e.data.get("node"), e.version, json.dumps(e.record, ensure_ascii=False))
+                for e in entries]
 
-    def close(self) -> None:
-        self._fail()
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?)", rows)
+            db.execute("COMMIT")
+
+        self._run(write, None)
 
 
 def _dir_kind(path: str) -> str:
@@ -660,11 +659,6 @@ class Snapshot:
         for rec in self.node_records(node):
             (removed if rec["status"] == "removed" else tenants).append(self.export_tenant(rec))
         return {"oemhost_tenants": tenants, "oemhost_removed_tenants": removed}
-
-    def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-
 
 def _path_errors(kind: str, path: str, rec: dict) -> dict[str, str]:
     p = Path(path)

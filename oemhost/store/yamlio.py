@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -119,10 +120,17 @@ StateDumper.yaml_implicit_resolvers = {
 }
 
 
+# plain scalars that YAML 1.2 readers (and yamllint) would take for numbers: quote them
+_NUMBER_LIKE = re.compile(r"^[-+]?(?:0o[0-7_]+|0x[0-9a-f_]+|0b[01_]+|\.inf|\.nan|"
+                          r"[0-9][0-9_]*(?:\.[0-9_]*)?(?:e[-+]?[0-9]+)?)$", re.IGNORECASE)
+
+
 def _represent_str(dumper: StateDumper, data: str):
     style = None
     if "\n" in data:
         style = "|"
+    elif _NUMBER_LIKE.match(data):
+        style = "'"
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
