@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import fcntl
+import functools
 import os
 import threading
 import time
@@ -779,7 +780,7 @@ class Store:
             return self._commit([("tenant", rel, new, old)], actor=who, reason=reason,
                                 subject=f"tenant {tenant}: {summary}", details=lines)
 
-    def _place(self, snap: Snapshot, reseller: str) -> str:
+    def _place(self, snap: Snapshot, reseller: str) -> str | None:
         """The node for a new tenant: the reseller's own or a shared node with most room."""
         candidates = []
         for name, e in sorted(snap.nodes.items()):
@@ -792,7 +793,7 @@ class Store:
             if free > 0:
                 candidates.append((n["owner"] == reseller, free, name))
         if not candidates:
-            raise ValidationError({"node": "no node has room for another tenant"})
+            return None
         return sorted(candidates, key=lambda c: (not c[0], -c[1], c[2]))[0][2]
 
     def add_tenant(self, record: dict[str, Any], *, password: str, actor: str,
@@ -827,8 +828,10 @@ class Store:
             if plan is not None:
                 record.setdefault("disk", {"web_mb": plan["default_web_mb"],
                                            "mail_mb": plan["disk_mb"] - plan["default_web_mb"]})
-            if not record.get("node") and isinstance(rid, str):
-                record["node"] = self._place(snap, rid)
+            unplaced = False
+            if not record.get("node"):
+                record["node"] = self._place(snap, rid) if isinstance(rid, str) else None
+                unplaced = record["node"] is None
             today = _dt.date.today().isoformat()
             record.setdefault("contract_date", today)
             record.setdefault("start_date", record["contract_date"])
@@ -837,6 +840,11 @@ class Store:
             for i, dom in enumerate(record.get("domains") or []):
                 domains.append(self._domain_input(dom, i, first=i == 0))
             record["domains"] = domains
+            _rec, errors = validate.check_tenant(record)
+            if unplaced:
+                errors = {**errors, "node": "no node has room for another tenant"}
+            if errors:
+                raise ValidationError(errors, subject=f"tenant {tid}")
             new = self._validate_tenant(snap, record, old=None)
             rel = layout.tenant_path(new["id"])
             return self._commit([("tenant", rel, new, None)], actor=who, reason=reason,
@@ -1276,3 +1284,38 @@ class Store:
 def _short(value: Any) -> str:
     text = repr(value) if not isinstance(value, str) else value
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """One line of printable text: other characters escaped, long text cut."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _one_line_errors(fn):
+    """Errors echo user input (ids, names): make sure each is one printable line."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValidationError as exc:
+            clean = {_printable(k, 100): _printable(v, 300) for k, v in exc.errors.items()}
+            subject = _printable(exc.subject, 100)
+            if clean != exc.errors or subject != exc.subject:
+                raise ValidationError(clean, subject=subject) from None
+            raise
+        except OemhostError as exc:
+            message = str(exc)
+            if _printable(message, 1000) != message:
+                raise type(exc)(_printable(message, 1000)) from None
+            raise
+    return wrapper
+
+
+for _name, _member in list(vars(Store).items()):
+    if _name.startswith("_"):
+        continue
+    if isinstance(_member, classmethod):
+        setattr(Store, _name, classmethod(_one_line_errors(_member.__func__)))
+    elif callable(_member) and not isinstance(_member, staticmethod | property):
+        setattr(Store, _name, _one_line_errors(_member))

@@ -769,6 +769,9 @@ def dns_value(rtype: str, value: Any, zone: str, path: str, errs: Errors) -> Any
         if len(value) > 500 or any(c in value for c in ";()\\$\n\r\t\0"):
             errs.add(path, f"is not a valid {rtype} value")
             return None
+        if not value.isascii():
+            errs.add(path, "names in DNS values must be ASCII (use the xn-- form)")
+            return None
         quoted = value
     try:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rtype), quoted,
