@@ -44,7 +44,7 @@ from oemhost.store.model import (
 )
 from oemhost.store.snapshot import Snapshot, is_inventory
 
-LOCK_TIMEOUT = 30.0
+LOCK_TIMEOUT = 60.0
 
 PLUGIN_CONFIG_TEXT = """\
 ---
