@@ -102,6 +102,64 @@ def write(store: Store, fn, record: list, field: str, value: str) -> None:
     record.append((field, value, "accepted", None))
 
 
+def hostile_writes(store: Store, i: int, v: str) -> dict:
+    """Each way a user-supplied string reaches the store, for hostile value ``v``."""
+    rid, tid, node = f"rv{i:02d}", f"h{i:02d}x", f"hn{i:02d}"
+    primary = f"{tid}.example"
+    pw = "hostile-pass-1"
+    a = "ops:t"
+    return {
+        "tenant.contractor": lambda: store.change_tenant(tid, {"contractor": v}, actor=a),
+        "tenant.status_reason": lambda: store.set_tenant_status(tid, "suspended", reason=v,
+                                                                actor=a),
+        "tenant.customer_number": lambda: store.change_tenant(tid, {"customer_number": v},
+                                                              actor=a),
+        "tenant.contact_email": lambda: store.change_tenant(tid, {"contact_email": v},
+                                                            actor=a),
+        "tenant.id": lambda: store.add_tenant(tenant_record(v, reseller=rid, plan="pp",
+                                                            node=node), password=pw, actor=a),
+        "domain.name": lambda: store.add_domain(tid, v, actor=a),
+        "domain.docroot": lambda: store.add_domain(tid, f"doc-{tid}.example", docroot=v,
+                                                   actor=a),
+        "domain.alias": lambda: store.add_domain(tid, f"alias-{tid}.example", aliases=[v],
+                                                 actor=a),
+        "domain.php_version": lambda: store.change_domain(tid, primary,
+                                                          {"php_version": v}, actor=a),
+        "mailbox.address": lambda: store.add_mailbox(tid, v, pw, 10, actor=a),
+        "mailbox.forward": lambda: store.add_mailbox(tid, f"fw@{primary}", pw, 10,
+                                                     forwards=[v], actor=a),
+        "mailbox.lock_reason": lambda: store.lock_mailbox(tid, f"box@{primary}", v,
+                                                          actor="monitor"),
+        "ftp.name": lambda: store.add_ftp_account(tid, v, pw, actor=a),
+        "ftp.dir": lambda: store.add_ftp_account(tid, "d", pw, dir=v, actor=a),
+        "db.name": lambda: store.add_database(tid, "mariadb", v, pw, actor=a),
+        "dns.txt": lambda: store.set_dns_records(tid, primary, [
+            {"name": "@", "type": "TXT", "value": v}], actor=a),
+        "dns.name": lambda: store.set_dns_records(tid, f"dns2-{tid}.example", [
+            {"name": v, "type": "A", "value": "192.0.2.1"}], actor=a),
+        "dns.mx": lambda: store.set_dns_records(tid, f"dns2-{tid}.example", [
+            {"name": "@", "type": "MX", "value": f"10 {v}"}], actor=a),
+        "reseller.company": lambda: store.change_reseller(rid, {"company": v}, actor=a),
+        "reseller.display_name": lambda: store.change_reseller(
+            rid, {"brand": {"display_name": v}}, actor=a),
+        "reseller.logo_url": lambda: store.change_reseller(rid, {"brand": {"logo_url": v}},
+                                                           actor=a),
+        "reseller.contact": lambda: store.change_reseller(rid, {"contacts": [v]}, actor=a),
+        "plan.name": lambda: store.change_plan(rid, "pp", {"name": v}, actor=a),
+        "node.infra_param": lambda: store.put_node({
+            "name": node, "address": "127.0.0.1",
+            "services": ["web", "mail", "ftp", "mariadb", "postgresql", "dns"],
+            "infra": {"provider": "lab", "params": {"node": node, "note": v}}}, actor=a),
+        "node.ssh_common_args": lambda: store.put_node({
+            "name": node, "address": "127.0.0.1",
+            "services": ["web", "mail", "ftp", "mariadb", "postgresql", "dns"],
+            "connection": {"ssh_common_args": v},
+            "infra": {"provider": "lab", "params": {"node": node}}}, actor=a),
+        "commit.reason": lambda: store.change_tenant(tid, {"ssh": False}, reason=v,
+                                                     actor=a),
+    }
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     base = tmp_path_factory.mktemp("hostile")
@@ -125,59 +183,7 @@ def hostile(tmp_path_factory):
                          actor="ops:t")
         store.add_mailbox(tid, f"box@{primary}", "mailbox-pass-1", 10, actor="ops:t")
         store.add_domain(tid, f"dns2-{tid}.example", actor="ops:t")
-        pw = "hostile-pass-1"
-        a = "ops:t"
-        writes = {
-            "tenant.contractor": lambda: store.change_tenant(tid, {"contractor": v}, actor=a),
-            "tenant.status_reason": lambda: store.set_tenant_status(tid, "suspended", reason=v,
-                                                                    actor=a),
-            "tenant.customer_number": lambda: store.change_tenant(tid, {"customer_number": v},
-                                                                  actor=a),
-            "tenant.contact_email": lambda: store.change_tenant(tid, {"contact_email": v},
-                                                                actor=a),
-            "tenant.id": lambda: store.add_tenant(tenant_record(v, reseller=rid, plan="pp",
-                                                                node=node), password=pw, actor=a),
-            "domain.name": lambda: store.add_domain(tid, v, actor=a),
-            "domain.docroot": lambda: store.add_domain(tid, f"doc-{tid}.example", docroot=v,
-                                                       actor=a),
-            "domain.alias": lambda: store.add_domain(tid, f"alias-{tid}.example", aliases=[v],
-                                                     actor=a),
-            "domain.php_version": lambda: store.change_domain(tid, primary,
-                                                              {"php_version": v}, actor=a),
-            "mailbox.address": lambda: store.add_mailbox(tid, v, pw, 10, actor=a),
-            "mailbox.forward": lambda: store.add_mailbox(tid, f"fw@{primary}", pw, 10,
-                                                         forwards=[v], actor=a),
-            "mailbox.lock_reason": lambda: store.lock_mailbox(tid, f"box@{primary}", v,
-                                                              actor="monitor"),
-            "ftp.name": lambda: store.add_ftp_account(tid, v, pw, actor=a),
-            "ftp.dir": lambda: store.add_ftp_account(tid, "d", pw, dir=v, actor=a),
-            "db.name": lambda: store.add_database(tid, "mariadb", v, pw, actor=a),
-            "dns.txt": lambda: store.set_dns_records(tid, primary, [
-                {"name": "@", "type": "TXT", "value": v}], actor=a),
-            "dns.name": lambda: store.set_dns_records(tid, f"dns2-{tid}.example", [
-                {"name": v, "type": "A", "value": "192.0.2.1"}], actor=a),
-            "dns.mx": lambda: store.set_dns_records(tid, f"dns2-{tid}.example", [
-                {"name": "@", "type": "MX", "value": f"10 {v}"}], actor=a),
-            "reseller.company": lambda: store.change_reseller(rid, {"company": v}, actor=a),
-            "reseller.display_name": lambda: store.change_reseller(
-                rid, {"brand": {"display_name": v}}, actor=a),
-            "reseller.logo_url": lambda: store.change_reseller(rid, {"brand": {"logo_url": v}},
-                                                               actor=a),
-            "reseller.contact": lambda: store.change_reseller(rid, {"contacts": [v]}, actor=a),
-            "plan.name": lambda: store.change_plan(rid, "pp", {"name": v}, actor=a),
-            "node.infra_param": lambda: store.put_node({
-                "name": node, "address": "127.0.0.1",
-                "services": ["web", "mail", "ftp", "mariadb", "postgresql", "dns"],
-                "infra": {"provider": "lab", "params": {"node": node, "note": v}}}, actor=a),
-            "node.ssh_common_args": lambda: store.put_node({
-                "name": node, "address": "127.0.0.1",
-                "services": ["web", "mail", "ftp", "mariadb", "postgresql", "dns"],
-                "connection": {"ssh_common_args": v},
-                "infra": {"provider": "lab", "params": {"node": node}}}, actor=a),
-            "commit.reason": lambda: store.change_tenant(tid, {"ssh": False}, reason=v,
-                                                         actor=a),
-        }
-        for field, fn in writes.items():
+        for field, fn in hostile_writes(store, i, v).items():
             write(store, fn, outcomes, field, v)
     out = base / "out"
     out.mkdir()
