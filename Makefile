@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HOST_PACKAGES := systemd-container debootstrap btrfs-progs iproute2 openssh-client git \
-                 chromium rsync dnsutils monitoring-plugins-basic monitoring-plugins-standard
+                 chromium rsync bind9-dnsutils iputils-ping
+BENCH_PACKAGES := monitoring-plugins-basic monitoring-plugins-standard
 
 help:
 	@echo "make demo   - set up everything, boot the lab, converge it, serve the panels"
@@ -15,15 +16,8 @@ help:
 	@echo "make bench  - benchmarks (print figures)"
 
 # Debian packages the lab and the tests need on the host (root, Debian/Ubuntu).
-host-deps: .host-deps.stamp
-.host-deps.stamp:
-	@if [ "$$(id -u)" != 0 ]; then echo "make: host packages need root (run as root)" >&2; exit 1; fi
-	@missing=$$(for p in $(HOST_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing host packages: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
-	@touch $@
+host-deps:
+	@scripts/host-deps $(HOST_PACKAGES)
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml requirements.yml
@@ -36,7 +30,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production -q
-	@for p in playbooks/*.yml; do $(BIN)/ansible-playbook -i inventories/example --syntax-check $$p >/dev/null || exit 1; done; echo "syntax-check ok"
+	@for p in playbooks/*.yml; do $(BIN)/ansible-playbook -i localhost, --syntax-check $$p >/dev/null || exit 1; done; echo "syntax-check ok"
 
 unit: venv
 	$(BIN)/pytest -m "not lab and not browser" tests
@@ -51,6 +45,11 @@ molecule: venv host-deps
 test: lint unit labtests molecule
 
 bench: venv host-deps
+	@scripts/host-deps $(BENCH_PACKAGES)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+demo: venv host-deps
+	$(BIN)/oemhost lab up --nodes 2 --reuse
+	$(BIN)/ansible-playbook -i inventories/lab playbooks/site.yml
 
 .PHONY: help host-deps venv lint unit labtests molecule test bench demo

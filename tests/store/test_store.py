@@ -366,3 +366,28 @@ def test_plan_record_keeps_its_reseller(store):
         store.add_plan("acme", {**PLAN, "id": "x1", "reseller": "other"}, actor="ops:a")
     with pytest.raises(NotFoundError):
         store.add_plan("ghost", {**PLAN, "id": "x1"}, actor="ops:a")
+
+
+def test_the_labs_node_records_are_accepted(tmp_path):
+    """The lab writes its nodes with put_node(actor="lab"): its records must validate."""
+    from oemhost.store import validate
+
+    record = {
+        "name": "lab-node1", "address": "10.77.3.11",
+        "connection": {"user": "root", "port": 22,
+                       "private_key_file": "/work/checkout/.lab/lab/id_ed25519",
+                       "ssh_common_args": "-o UserKnownHostsFile=/work/checkout/.lab/lab/"
+                                          "known_hosts -o StrictHostKeyChecking=yes"},
+        "services": ["web", "mail", "ftp", "mariadb", "postgresql", "dns"],
+        "owner": "shared",
+        "infra": {"provider": "lab", "params": {"lab": "lab", "node": "lab-node1",
+                                                 "project_dir": "/work/checkout"}},
+        "capacity": {"tenants": 500, "disk_mb": 8192},
+    }
+    assert validate.check_node(record)[1] == {}
+    store = Store.init(tmp_path / "lab-inv")
+    store.put_node(record, actor="lab", reason="lab up")
+    store.put_node(record, actor="lab", reason="lab up again")  # idempotent: no new commit
+    assert git(store.root, "rev-list", "--count", "HEAD").strip() == "2"
+    store.remove_node("lab-node1", actor="lab", reason="lab down")
+    assert store.list_nodes() == []
