@@ -1292,6 +1292,15 @@ def _printable(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def _serialised(fn):
+    """Reads of the shared snapshot hold the Store's mutex (threads share a Store)."""
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        with self._mutex:
+            return fn(self, *args, **kwargs)
+    return wrapper
+
+
 def _one_line_errors(fn):
     """Errors echo user input (ids, names): make sure each is one printable line."""
     @functools.wraps(fn)
@@ -1311,6 +1320,10 @@ def _one_line_errors(fn):
             raise
     return wrapper
 
+
+for _name in ("list_nodes", "list_resellers", "list_plans", "list_tenants", "count_tenants",
+              "issues"):
+    setattr(Store, _name, _serialised(getattr(Store, _name)))
 
 for _name, _member in list(vars(Store).items()):
     if _name.startswith("_"):

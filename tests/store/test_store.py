@@ -391,3 +391,35 @@ def test_the_labs_node_records_are_accepted(tmp_path):
     assert git(store.root, "rev-list", "--count", "HEAD").strip() == "2"
     store.remove_node("lab-node1", actor="lab", reason="lab down")
     assert store.list_nodes() == []
+
+
+def test_threads_share_one_store(store):
+    import threading
+
+    for i in range(6):
+        store.add_tenant(tenant_record(f"thr{i}", domains=[f"thr{i}.example"]),
+                         password="tenant-password-1", actor="ops:a")
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            store.add_domain(f"thr{i}", f"extra{i}.example", actor="ops:a")
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for _ in range(20):
+                assert len(store.list_tenants(q="thr")) == 6
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
+    threads += [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(len(store.get_tenant(f"thr{i}").domains) == 2 for i in range(6))
+    assert git(store.root, "status", "--porcelain") == ""
