@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,13 +55,24 @@ PLAY = """\
 EMPTY_PLAY = PLAY.replace("{{ oemhost_tenants | length }} tenants", "hello")
 
 
-def median_time(fn, runs: int) -> float:
-    times = []
+def _cpu() -> float:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def median_time(fn, runs: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (this process and its children) of ``fn``.
+
+    On a shared machine the wall time grows with the load; the CPU time is what the work
+    itself costs, close to the wall time of an otherwise idle machine."""
+    walls, cpus = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        c0, t0 = _cpu(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(_cpu() - c0)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -153,7 +165,7 @@ def build_baseline(inv: Path, base: Path) -> None:
 
 # --- measurements ----------------------------------------------------------------------------
 
-def inventory_load_in_python(inv: Path, node: str) -> float:
+def inventory_load_in_python(inv: Path, node: str) -> tuple[float, float]:
     """InventoryManager over the source + the variables of one node, in a fresh process."""
     code = f"""
 import time, sys
@@ -164,21 +176,20 @@ context.CLIARGS = ImmutableDict()
 from ansible.parsing.dataloader import DataLoader
 from ansible.inventory.manager import InventoryManager
 from ansible.vars.manager import VariableManager
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 loader = DataLoader()
 im = InventoryManager(loader=loader, sources=[{str(inv)!r}])
 vm = VariableManager(loader=loader, inventory=im)
 hv = vm.get_vars(host=im.get_host({node!r}))
 n = len(hv.get("oemhost_tenants", []))
-t2 = time.perf_counter()
-print(t2 - t1, n)
+print(time.perf_counter() - t1, time.process_time() - c1, n)
 """
     out = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.split()
-    return float(out[0])
+    return float(out[0]), float(out[1])
 
 
-def bench_size(tenants: int, work: Path, runs: int) -> dict[str, float | str]:
+def bench_size(tenants: int, work: Path, runs: int) -> dict[str, tuple[float, float]]:
     inv, base = work / f"inv{tenants}", work / f"base{tenants}"
     t0 = time.perf_counter()
     store = build(inv, tenants)
@@ -187,7 +198,7 @@ def bench_size(tenants: int, work: Path, runs: int) -> dict[str, float | str]:
     play = work / "play.yml"
     play.write_text(PLAY)
     (work / "empty.yml").write_text(EMPTY_PLAY)
-    res: dict[str, float | str] = {"generate (s, not a target)": gen}
+    res: dict[str, tuple[float, float]] = {"generate (s, not a target)": (gen, gen)}
 
     def inv_list(src: Path):
         return lambda: run([str(BIN / "ansible-inventory"), "-i", str(src), "--list",
@@ -196,21 +207,24 @@ def bench_size(tenants: int, work: Path, runs: int) -> dict[str, float | str]:
     shutil.rmtree(inv / layout.CACHE_DIR, ignore_errors=True)
     res["ansible-inventory --list, cold cache"] = median_time(inv_list(inv), 1)
     res["ansible-inventory --list"] = median_time(inv_list(inv), runs)
-    res["  --list output (MB)"] = (work / "list.json").stat().st_size / 1e6
+    size = (work / "list.json").stat().st_size / 1e6
+    res["  --list output (MB)"] = (size, size)
     res["baseline host_vars: ansible-inventory --list"] = median_time(inv_list(base), 1)
-    res["  baseline --list output (MB)"] = (work / "list.json").stat().st_size / 1e6
+    size = (work / "list.json").stat().st_size / 1e6
+    res["  baseline --list output (MB)"] = (size, size)
 
     def one_node(src: Path, pb: Path):
         return lambda: run([str(BIN / "ansible-playbook"), "-i", str(src), "-l", "node01",
                             str(pb)], work)
 
-    res["one-node play, wall"] = median_time(one_node(inv, play), runs)
-    res["baseline host_vars: one-node play, wall"] = median_time(one_node(base, play), 1)
-    res["inventory-less play, wall (Ansible start-up)"] = median_time(
+    res["one-node play: ansible-playbook -l node01"] = median_time(one_node(inv, play), runs)
+    res["baseline host_vars: ansible-playbook -l node01"] = median_time(one_node(base, play), 1)
+    res["a play without inventory (Ansible start-up)"] = median_time(
         lambda: run([str(BIN / "ansible-playbook"), "-i", "localhost,", str(work / "empty.yml")],
                     work), runs)
-    res["one-node play: inventory + node vars load"] = statistics.median(
-        inventory_load_in_python(inv, "node01") for _ in range(runs))
+    loads = [inventory_load_in_python(inv, "node01") for _ in range(runs)]
+    res["one-node play: inventory + node vars load"] = (
+        statistics.median(x[0] for x in loads), statistics.median(x[1] for x in loads))
     res["baseline host_vars: inventory + node vars load"] = inventory_load_in_python(
         base, "node01")
 
@@ -241,7 +255,7 @@ def bench_size(tenants: int, work: Path, runs: int) -> dict[str, float | str]:
         fresh[0] = Store(inv)
         fresh[0].change_tenant(ids[1], {"contractor": f"cold {next(counter)}"}, actor="ops:bench")
 
-    res["store write in a new process-like Store (cold snapshot)"] = median_time(cold_write, 3)
+    res["store write: first write of a new Store (a CLI call)"] = median_time(cold_write, 3)
     res["oemhost inventory check"] = median_time(
         lambda: run([sys.executable, "-c",
                      "import sys, oemhost.cli as c; c.COMMAND_MODULES[:] = ['oemhost.store.cli'];"
@@ -269,10 +283,12 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     names = list(next(iter(results.values())))
     width = max(map(len, names)) + 2
-    print()
-    print("seconds (median)".ljust(width) + "".join(f"{s:>12,}" for s in sizes))
+    print(f"\nload average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print("seconds, median: wall / CPU".ljust(width)
+          + "".join(f"{f'{s:,} tenants':>22}" for s in sizes))
     for name in names:
-        print(name.ljust(width) + "".join(f"{results[s][name]:>12.3f}" for s in sizes))
+        print(name.ljust(width) + "".join(
+            f"{results[s][name][0]:>11.3f} /{results[s][name][1]:>8.3f}" for s in sizes))
     print("\ntargets (issue 3, at 10,000 tenants): --list < 3 s, one-node inventory load < 1 s, "
           "store write < 200 ms")
     print(json.dumps({str(k): v for k, v in results.items()}))

@@ -145,10 +145,16 @@ class _Cache:
             self.path = None
             return default
 
-    def load_entries(self) -> list[Entry]:
-        rows = self._run(lambda db: db.execute(
-            "SELECT path, kind, mtime, ctime, size, ino, at, version, errors, data "
-            "FROM entries").fetchall(), [])
+    def load_entries(self, kinds: Iterable[str]) -> list[Entry]:
+        """The cached entries of the files under the directories of ``kinds``."""
+        prefixes = [layout.KIND_DIRS[k] + "/%" for k in sorted(kinds)]
+
+        def select(db: sqlite3.Connection) -> list:
+            return [row for prefix in prefixes for row in db.execute(
+                "SELECT path, kind, mtime, ctime, size, ino, at, version, errors, data "
+                "FROM entries WHERE path LIKE ?", (prefix,))]
+
+        rows = self._run(select, [])
         # one json.loads over all rows is ~2x faster than one per row
         datas = json.loads("[" + ",".join(r[9] for r in rows) + "]") if rows else []
         return [Entry(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], r[7],
@@ -216,7 +222,7 @@ class Snapshot:
         self.entries: dict[str, Entry] = {}
         self.generation = 0
         self._cache = _Cache(self.root) if use_cache else None
-        self._loaded = False
+        self._loaded_kinds: set[str] = set()
         self._full_scan_at = 0.0
         self._ix = _Indexes()
         self._issues: list[Issue] | None = None
@@ -291,16 +297,19 @@ class Snapshot:
 
         ``kinds`` limits the scan to those directories; ``max_age`` skips the scan if a full
         one ran less than that many seconds ago (for list views; writes never pass it)."""
-        if max_age is not None and kinds is None and self._loaded and \
+        everything = set(layout.KIND_DIRS)
+        wanted = set(kinds) if kinds is not None else everything
+        if max_age is not None and wanted == everything == self._loaded_kinds and \
                 time.monotonic() - self._full_scan_at < max_age:
             return False
-        if not self._loaded:
-            self._loaded = True
-            kinds = None  # the first refresh covers everything
-            if self._cache is not None:
-                self.entries = {e.path: e for e in self._cache.load_entries()}
-        wanted = set(kinds) if kinds is not None else set(layout.KIND_DIRS)
-        if wanted == set(layout.KIND_DIRS):
+        # the cached entries of a kind are loaded the first time that kind is asked for, so
+        # a write to one tenant never has to load the other 10,000
+        new_kinds = wanted - self._loaded_kinds
+        if new_kinds and self._cache is not None:
+            for e in self._cache.load_entries(new_kinds):
+                self.entries.setdefault(e.path, e)
+        self._loaded_kinds |= wanted
+        if wanted == everything:
             self._full_scan_at = time.monotonic()
         at = time.time_ns()
         scanned = self._scan(wanted)
@@ -316,7 +325,7 @@ class Snapshot:
         removed = [p for p in self.entries if p not in scanned and _dir_kind(p) in wanted]
         if self._cache is not None and (changed or removed):
             self._cache.save(changed, removed)
-        if self.generation == 0:
+        if self.generation == 0 or new_kinds:
             self.entries.update((e.path, e) for e in changed)
             for p in removed:
                 del self.entries[p]
