@@ -271,7 +271,7 @@ def main() -> int:
     parser.add_argument("--keep", help="build the inventories here and keep them")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="oemhost-bench-"))
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="inventory-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     results = {}
     try:

@@ -36,6 +36,7 @@ from oemhost.errors import ConflictError, NotFoundError, OemhostError, Validatio
 from oemhost.store import gitrepo, hashing, layout, validate, yamlio
 from oemhost.store.model import (
     SHARED_OWNER,
+    DiskSplit,
     Node,
     Plan,
     Reseller,
@@ -328,7 +329,7 @@ class Store:
                 status=s["status"], contractor=s["contractor"],
                 customer_number=s["customer_number"], contact_email=s["contact_email"],
                 contract_date=s["contract_date"], start_date=s["start_date"],
-                disk=TenantSummary.from_dict({"disk": s["disk"]}).disk,
+                disk=DiskSplit(**s["disk"]),
                 domains=[d[0] for d in s["domains"]], mailboxes=len(s["quotas"]),
                 ftp_accounts=s["ftp"], databases=sum(s["databases"].values()),
                 errors=validate.format_errors(tid, snap.tenant_errors(tid)),
