@@ -18,6 +18,7 @@ inventory, another user's files, a corrupt database) everything is parsed from t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -32,7 +33,7 @@ from typing import Any
 from oemhost.store import layout, yamlio
 from oemhost.store.model import SHARED_OWNER
 
-CACHE_FORMAT = "2"
+CACHE_FORMAT = "3"
 RACY_NS = 2_000_000_000
 
 
@@ -121,6 +122,8 @@ class _Cache:
                 db.execute("CREATE TABLE IF NOT EXISTS records (path TEXT PRIMARY KEY, "
                            "node TEXT, version TEXT, record TEXT)")
                 db.execute("CREATE INDEX IF NOT EXISTS records_node ON records (node)")
+                db.execute("CREATE TABLE IF NOT EXISTS views (fingerprint TEXT PRIMARY KEY, "
+                           "data TEXT)")
         except (OSError, sqlite3.Error):
             self.path = None
 
@@ -189,6 +192,22 @@ class _Cache:
             "SELECT path, version, record FROM records WHERE node = ?", (node,)).fetchall(), [])
         return {r[0]: (r[1], r[2]) for r in rows}
 
+    def load_view(self, fingerprint: str) -> dict | None:
+        rows = self._run(lambda db: db.execute(
+            "SELECT data FROM views WHERE fingerprint = ?", (fingerprint,)).fetchall(), [])
+        return json.loads(rows[0][0]) if rows else None
+
+    def save_view(self, fingerprint: str, view: dict) -> None:
+        data = json.dumps(view, ensure_ascii=False)
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM views")
+            db.execute("INSERT INTO views VALUES (?, ?)", (fingerprint, data))
+            db.execute("COMMIT")
+
+        self._run(write, None)
+
     def save_records(self, entries: list[Entry]) -> None:
         if not entries:
             return
@@ -227,6 +246,7 @@ class Snapshot:
         self._ix = _Indexes()
         self._issues: list[Issue] | None = None
         self._claims: dict[str, set[str]] | None = None
+        self._by_node: tuple[int, dict[str, list[str]]] | None = None
         self._bad_tenants: set[str] = set()
         #: files found changed while loading tenant records after the refresh
         self.late_changes: list[str] = []
@@ -612,8 +632,14 @@ class Snapshot:
     # --- full tenant records -------------------------------------------------------------
 
     def tenant_ids(self, node: str) -> list[str]:
-        return sorted(tid for tid, e in self.tenants.items()
-                      if isinstance(e.data, dict) and e.data.get("node") == node)
+        """Ids of the tenant files naming ``node`` (any status, valid or not), sorted."""
+        if self._by_node is None or self._by_node[0] != self.generation:
+            by_node: dict[str, list[str]] = defaultdict(list)
+            for tid, e in self.tenants.items():
+                if isinstance(e.data, dict):
+                    by_node[e.data.get("node")].append(tid)
+            self._by_node = (self.generation, {n: sorted(t) for n, t in by_node.items()})
+        return list(self._by_node[1].get(node, ()))
 
     def node_records(self, node: str) -> list[dict]:
         """Full normalised records of the valid tenants placed on ``node``, by id."""
@@ -687,22 +713,121 @@ def _path_errors(kind: str, path: str, rec: dict) -> dict[str, str]:
     return {}
 
 
-# --- one snapshot per inventory per process, shared by the two Ansible plugins ----------
+# --- what the Ansible plugins need, cached as a whole ----------------------------------------
 
-_PROCESS_SNAPSHOTS: dict[str, Snapshot] = {}
+def _fingerprint(items: Iterable[tuple[str, tuple[int, int, int, int]]]) -> str:
+    h = hashlib.sha256(CACHE_FORMAT.encode())
+    for path, key in sorted(items):
+        h.update(f"{path}\0{key[0]}:{key[1]}:{key[2]}:{key[3]}\n".encode())
+    return h.hexdigest()
 
 
-def process_snapshot(root: Path | str, *, refresh: bool = False) -> Snapshot:
-    """The snapshot this process uses for ``root`` (the inventory plugin refreshes it once
-    per inventory parse; the vars plugin then reads the same view)."""
+class PluginView:
+    """Per-node results for the plugins: node record, errors, tenant ids, and which tenant
+    file versions a node's play gets.
+
+    Built from a full, validated snapshot and kept in the cache under a fingerprint of
+    every state file's stat data. When no state file changed since (and none is recent
+    enough to be "racy"), a run reuses it without loading or checking the 10,000 entries;
+    a node's tenant records then come from the record cache, matched by content hash."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.snapshot = Snapshot(root)
+        self.data: dict = {}
+        self.late_changes: list[str] = []
+        self._node_vars: dict[str, dict] = {}
+
+    def load(self) -> PluginView:
+        snap = self.snapshot
+        cache = snap._cache
+        at = time.time_ns()
+        scanned = snap._scan(set(layout.KIND_DIRS))
+        racy = any(key[0] + RACY_NS >= at for _kind, key in scanned.values())
+        if cache is not None and not racy:
+            hit = cache.load_view(_fingerprint((p, k) for p, (_kind, k) in scanned.items()))
+            if hit is not None:
+                self.data = hit
+                return self
+        snap.refresh()
+        self.data = self._build()
+        if cache is not None and not any(e.key[0] + RACY_NS >= e.at
+                                         for e in snap.entries.values()):
+            cache.save_view(_fingerprint((e.path, e.key) for e in snap.entries.values()),
+                            self.data)
+        return self
+
+    def _build(self) -> dict:
+        snap = self.snapshot
+        snap.issues()
+        nodes = {}
+        for name, e in sorted(snap.nodes.items()):
+            ids = snap.tenant_ids(name)
+            nodes[name] = {
+                "node": snap.valid(e),
+                "errors": snap.errors_for_node(name),
+                "tenant_ids": ids,
+                "tenants": [[snap.tenants[t].path, snap.tenants[t].version]
+                            for t in ids if snap.tenant_ok(t)],
+            }
+        return {
+            "nodes": nodes,
+            "plans": {f"{r}/{p}": snap.valid(e) for (r, p), e in snap.plans.items()},
+            "brands": {r: (snap.valid(e) or {}).get("brand") for r, e in snap.resellers.items()},
+        }
+
+    def node_vars(self, node: str) -> dict[str, list[dict]]:
+        """``oemhost_tenants`` and ``oemhost_removed_tenants`` of one node."""
+        if node in self._node_vars:
+            return self._node_vars[node]
+        from oemhost.store.validate import check_tenant
+
+        snap = self.snapshot
+        info = self.data["nodes"].get(node) or {"tenants": []}
+        stored = snap._cache.load_records(node) if snap._cache is not None else {}
+        fetched: list[Entry] = []
+        tenants: list[dict] = []
+        removed: list[dict] = []
+        for path, version in info["tenants"]:
+            hit = stored.get(path)
+            if hit and hit[0] == version:
+                record = json.loads(hit[1])
+            else:
+                try:
+                    raw = (snap.root / path).read_bytes()
+                except FileNotFoundError:
+                    raw = b""
+                record = None
+                if yamlio.blob_id(raw) == version:
+                    record, errors = check_tenant(yamlio.loads(raw, source=path))
+                    if errors:
+                        record = None
+                if record is None:
+                    # changed since the view was taken: leave it to the next run
+                    self.late_changes.append(path)
+                    continue
+                fetched.append(Entry(path, "tenant", (0, 0, 0, 0), 0, version, {},
+                                     {"node": node}, record))
+            out = dict(record)
+            out["limits"] = self.data["plans"].get(f"{record['reseller']}/{record['plan']}")
+            out["reseller_brand"] = self.data["brands"].get(record["reseller"])
+            (removed if record["status"] == "removed" else tenants).append(out)
+        if snap._cache is not None and fetched:
+            snap._cache.save_records(fetched)
+        self._node_vars[node] = {"oemhost_tenants": tenants, "oemhost_removed_tenants": removed}
+        return self._node_vars[node]
+
+
+_PROCESS_VIEWS: dict[str, PluginView] = {}
+
+
+def plugin_view(root: Path | str, *, reload: bool = False) -> PluginView:
+    """The view this process uses for ``root``: the inventory plugin (re)loads it once per
+    inventory parse, the vars plugin then reads the same one."""
     key = os.path.realpath(root)
-    snap = _PROCESS_SNAPSHOTS.get(key)
-    if snap is None:
-        snap = _PROCESS_SNAPSHOTS[key] = Snapshot(key)
-        snap.refresh()
-    elif refresh:
-        snap.refresh()
-    return snap
+    view = _PROCESS_VIEWS.get(key)
+    if view is None or reload:
+        view = _PROCESS_VIEWS[key] = PluginView(key).load()
+    return view
 
 
 def is_inventory(root: Path | str) -> bool:

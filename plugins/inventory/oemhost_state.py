@@ -13,11 +13,11 @@ from ansible.plugins.inventory import BaseInventoryPlugin
 
 try:
     from oemhost.store.model import SERVICES, SHARED_OWNER
-    from oemhost.store.snapshot import process_snapshot
+    from oemhost.store.snapshot import plugin_view
 except ImportError:  # a checkout used without `pip install -e .`: the package is two levels up
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from oemhost.store.model import SERVICES, SHARED_OWNER
-    from oemhost.store.snapshot import process_snapshot
+    from oemhost.store.snapshot import plugin_view
 
 DOCUMENTATION = r"""
 name: oemhost_state
@@ -79,14 +79,14 @@ class InventoryModule(BaseInventoryPlugin):
         root = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(os.path.join(root, "state")):
             raise AnsibleParserError(f"{root}/state is missing: not an oemhost inventory")
-        snap = process_snapshot(root, refresh=True)
+        view = plugin_view(root, reload=True)
 
         inventory.add_group("hosting_nodes")
         for service in SERVICES:
             inventory.add_group(service)
-        for name, entry in sorted(snap.nodes.items()):
+        for name, info in sorted(view.data["nodes"].items()):
             inventory.add_host(name, group="hosting_nodes")
-            node = snap.valid(entry)
+            node = info["node"]
             if node is not None:
                 for service in node["services"]:
                     inventory.add_host(name, group=service)
@@ -98,5 +98,5 @@ class InventoryModule(BaseInventoryPlugin):
                     if node["connection"].get(key) is not None:
                         inventory.set_variable(name, var, node["connection"][key])
             inventory.set_variable(name, "oemhost_node", node)
-            inventory.set_variable(name, "oemhost_inventory_errors", snap.errors_for_node(name))
-            inventory.set_variable(name, "oemhost_tenant_ids", snap.tenant_ids(name))
+            inventory.set_variable(name, "oemhost_inventory_errors", info["errors"])
+            inventory.set_variable(name, "oemhost_tenant_ids", info["tenant_ids"])

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,10 +12,10 @@ from ansible.plugins.vars import BaseVarsPlugin
 from ansible.utils.display import Display
 
 try:
-    from oemhost.store.snapshot import is_inventory, process_snapshot
+    from oemhost.store.snapshot import is_inventory, plugin_view
 except ImportError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from oemhost.store.snapshot import is_inventory, process_snapshot
+    from oemhost.store.snapshot import is_inventory, plugin_view
 
 DOCUMENTATION = r"""
 name: oemhost_tenants
@@ -49,7 +48,6 @@ options:
 display = Display()
 
 _IS_INVENTORY: dict[str, bool] = {}
-_NODE_VARS: dict[tuple[str, int, int, str], dict] = {}
 _WARNED: set[str] = set()
 
 
@@ -63,17 +61,12 @@ class VarsModule(BaseVarsPlugin):
             known = _IS_INVENTORY[path] = is_inventory(path)
         if not known:
             return {}
-        snap = process_snapshot(os.path.realpath(path))
+        view = plugin_view(path)
         data: dict = {}
         for host in hosts:
-            if host.name not in snap.nodes:
-                continue
-            key = (snap.root.as_posix(), id(snap), snap.generation, host.name)
-            node_vars = _NODE_VARS.get(key)
-            if node_vars is None:
-                node_vars = _NODE_VARS[key] = snap.node_vars(host.name)
-            data.update(node_vars)
-        for late in snap.late_changes:
+            if host.name in view.data["nodes"]:
+                data.update(view.node_vars(host.name))
+        for late in view.late_changes:
             if late not in _WARNED:
                 _WARNED.add(late)
                 display.warning(f"oemhost: {late} changed while the play was loading; "

@@ -133,3 +133,40 @@ def test_without_a_usable_cache_everything_is_parsed(three, monkeypatch):
     snap.refresh()
     assert len(snap.tenants) == 3 and len(parsed) >= 3
     assert [r["id"] for r in snap.node_records("node1")] == ["aaa1", "bbb2", "ccc3"]
+
+
+def test_plugin_view_is_reused_until_a_state_file_changes(three, monkeypatch):
+    from oemhost.store.snapshot import PluginView
+
+    age_files(three.root)
+    first = PluginView(three.root).load()
+    assert first.data["nodes"]["node1"]["tenant_ids"] == ["aaa1", "bbb2", "ccc3"]
+    refreshed: list[int] = []
+    real = Snapshot.refresh
+    monkeypatch.setattr(Snapshot, "refresh",
+                        lambda self, *a, **kw: refreshed.append(1) or real(self, *a, **kw))
+    again = PluginView(three.root).load()
+    assert refreshed == [] and again.data == first.data
+    assert [t["id"] for t in again.node_vars("node1")["oemhost_tenants"]] == [
+        "aaa1", "bbb2", "ccc3"]
+    # a hand edit changes the files' stat data: the view is rebuilt and sees it
+    path = three.root / layout.tenant_path("bbb2")
+    path.write_text(path.read_text().replace("node: node1", "node: ghost"))
+    age_files(three.root)
+    rebuilt = PluginView(three.root).load()
+    assert refreshed == [1]
+    assert rebuilt.data["nodes"]["node1"]["tenant_ids"] == ["aaa1", "ccc3"]
+    assert any(e.startswith("bbb2: node: ") for e in rebuilt.data["nodes"]["node1"]["errors"])
+
+
+def test_plugin_view_with_a_file_changed_after_it_was_built(three):
+    from oemhost.store.snapshot import PluginView
+
+    age_files(three.root)
+    view = PluginView(three.root).load()
+    path = three.root / layout.tenant_path("aaa1")
+    path.write_text(path.read_text().replace("Contractor of aaa1", "Changed Meanwhile"))
+    (three.root / layout.CACHE_DIR / "cache.sqlite").unlink()  # no cached records either
+    got = view.node_vars("node1")["oemhost_tenants"]
+    assert [t["id"] for t in got] == ["bbb2", "ccc3"]
+    assert view.late_changes == ["state/tenants/aaa1.yml"]
