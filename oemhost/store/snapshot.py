@@ -12,6 +12,9 @@ entry read less than :data:`RACY_NS` after the file's mtime is never trusted lat
 second write in the same timestamp tick could keep the same stat data), and full tenant
 records are matched by content hash (the git blob id), never by stat data alone.
 
+On top of that, :class:`PluginView` keeps the plugins' whole per-node result under a
+fingerprint of every file's stat data, so an unchanged inventory is not re-checked.
+
 The cache is an accelerator only: if it cannot be opened or written (read-only
 inventory, another user's files, a corrupt database) everything is parsed from the files.
 """

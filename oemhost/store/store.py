@@ -25,7 +25,6 @@ import fcntl
 import functools
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,6 +97,42 @@ _TENANT_FIELDS_BY_OPS = _TENANT_FIELDS_BY_RESELLER | {"node"}
 _RESELLER_FIELDS_BY_RESELLER = {"company", "contacts", "brand", "locale"}
 
 
+def _acquire_flock(path: Path, timeout: float) -> int:
+    """An fd holding an exclusive ``flock`` on ``path``; ConflictError after ``timeout``.
+
+    Waiting is a blocking ``flock`` in a helper thread (polling would let newcomers
+    overtake a waiter indefinitely under contention); if the caller gives up, the helper
+    releases the lock as soon as it gets it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        os.close(fd)
+    state = {"fd": None, "abandoned": False}
+    got = threading.Event()
+    guard = threading.Lock()
+
+    def wait() -> None:
+        wfd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(wfd, fcntl.LOCK_EX)
+        with guard:
+            if state["abandoned"]:
+                os.close(wfd)
+            else:
+                state["fd"] = wfd
+                got.set()
+
+    threading.Thread(target=wait, name="oemhost-store-lock", daemon=True).start()
+    got.wait(timeout)
+    with guard:
+        if state["fd"] is not None:
+            return state["fd"]
+        state["abandoned"] = True
+    raise ConflictError(f"the inventory stayed busy for {timeout:.0f} s (other changes were "
+                        "being written); nothing was changed, try again")
+
+
 def _now_utc() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -122,8 +157,10 @@ def _require_mapping(value: Any, what: str) -> dict[str, Any]:
 class Store:
     """Reads and writes one inventory directory (see the module docstring)."""
 
-    def __init__(self, inventory_dir: Path | str) -> None:
+    def __init__(self, inventory_dir: Path | str, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.root = Path(inventory_dir).absolute()
+        #: how long a write waits for the writes queued before it
+        self.lock_timeout = lock_timeout
         if not is_inventory(self.root):
             raise NotFoundError(f"{self.root} is not an oemhost inventory (no oemhost.yml and "
                                 "state/); create one with `oemhost inventory init`")
@@ -180,19 +217,8 @@ class Store:
     @contextmanager
     def _lock(self) -> Iterator[None]:
         with self._mutex:
-            lock_path = self.git.git_dir / "oemhost-store.lock"
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = _acquire_flock(self.git.git_dir / "oemhost-store.lock", self.lock_timeout)
             try:
-                deadline = time.monotonic() + LOCK_TIMEOUT
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() > deadline:
-                            raise ConflictError("the inventory is busy (another change has held "
-                                                f"its lock for {LOCK_TIMEOUT:.0f} s)") from None
-                        time.sleep(0.005)
                 yield
             finally:
                 os.close(fd)

@@ -18,7 +18,7 @@ from oemhost.errors import OemhostError
 from oemhost.store import Store
 
 inv, go, job = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
-store = Store(inv)
+store = Store(inv, lock_timeout=900)  # about correctness, not latency
 version = store.get_tenant(job["tenant"]).version   # read before the start signal
 while not go.exists():
     time.sleep(0.005)

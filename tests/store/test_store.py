@@ -423,3 +423,24 @@ def test_threads_share_one_store(store):
     assert errors == []
     assert all(len(store.get_tenant(f"thr{i}").domains) == 2 for i in range(6))
     assert git(store.root, "status", "--porcelain") == ""
+
+
+def test_a_write_gives_up_cleanly_when_the_lock_stays_busy(shop):
+    import fcntl
+    import os
+
+    from oemhost.store import store as store_module
+
+    path = shop.git.git_dir / "oemhost-store.lock"
+    holder = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    impatient = Store(shop.root, lock_timeout=0.3)
+    before = git(shop.root, "rev-parse", "HEAD")
+    with pytest.raises(ConflictError, match="busy"):
+        impatient.change_tenant("shop1", {"contractor": "x"}, actor="ops:a")
+    os.close(holder)  # the abandoned waiter takes the lock and gives it back at once
+    fd = store_module._acquire_flock(path, 5)
+    os.close(fd)
+    assert git(shop.root, "rev-parse", "HEAD") == before
+    shop.change_tenant("shop1", {"contractor": "after"}, actor="ops:a")
+    assert shop.get_tenant("shop1").contractor == "after"
