@@ -95,7 +95,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
+    from oemhost import accounts
     from webui import context, i18n
+
+    accounts.configure_hashing(web)
     from webui.extensions import babel, csrf, login_manager
 
     context.init_app(app)

@@ -57,6 +57,25 @@ TOKEN_PREFIX = "oht_"  # noqa: S105 - a marker, not a secret
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 
 
+def configure_hashing(web: dict[str, Any]) -> None:
+    """``[web] argon2 = {time_cost = 3, memory_kib = 65536, parallelism = 4}`` (the
+    defaults: RFC 9106's low-memory profile). Existing hashes keep verifying; they are
+    rehashed with the new parameters at the next login."""
+    global _hasher, _DUMMY_HASH
+    params = web.get("argon2") or {}
+    if not isinstance(params, dict) or set(params) - {"time_cost", "memory_kib",
+                                                       "parallelism"}:
+        raise OemhostError("config: [web] argon2: a table of time_cost, memory_kib, "
+                           "parallelism")
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise OemhostError(f"config: [web] argon2.{key}: a positive whole number")
+    _hasher = PasswordHasher(time_cost=params.get("time_cost", 3),
+                             memory_cost=params.get("memory_kib", 65536),
+                             parallelism=params.get("parallelism", 4))
+    _DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
 class LoginRefused(OemhostError):
     """A refused login. ``reason`` is for the audit log; the message is what users see
     (the same for an unknown login and a wrong password)."""

@@ -80,7 +80,10 @@ def settings(tmp_path, _inventory_template) -> Settings:
     state = tmp_path / "state"
     return Settings(project_dir=project, inventory_dir=inv, state_dir=state,
                     database_url=f"sqlite:///{state / 'oemhost.db'}",
-                    raw={"web": {"cookie_secure": False}})
+                    raw={"web": {"cookie_secure": False,
+                                         # cheap argon2id: these tests hash a lot
+                                         "argon2": {"time_cost": 1, "memory_kib": 1024,
+                                                    "parallelism": 1}}})
 
 
 @pytest.fixture
