@@ -8,15 +8,14 @@ engine into the test database; no worker runs them here (the browser story does)
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
 import pytest
+from webui_helpers import PASSWORD, Browser
 
 from oemhost.config import Settings
 
-PASSWORD = "correct-horse-battery"
 TEST_PLAYBOOKS = ("site.yml", "tenant.yml", "remove_tenant.yml")
 
 
@@ -109,39 +108,6 @@ def app(settings):
         sess.commit()
     yield app
     app.extensions["oemhost_engine"].dispose()
-
-
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                     r'name="csrf_token" value="([^"]+)"')
-
-
-class Browser:
-    """A test client that logs in and posts forms with their CSRF token like a browser."""
-
-    def __init__(self, client):
-        self.client = client
-        self.token: str | None = None
-
-    def get(self, url, **kw):
-        resp = self.client.get(url, **kw)
-        m = CSRF_RE.search(resp.get_data(as_text=True)) if resp.mimetype == "text/html" \
-            else None
-        if m:
-            self.token = m.group(1) or m.group(2)
-        return resp
-
-    def post(self, url, data=None, *, page=None, **kw):
-        """POST ``data`` with the CSRF token of ``page`` (default: the same URL)."""
-        if page is not False:
-            self.get(page or url)
-        data = dict(data or {})
-        data.setdefault("csrf_token", self.token)
-        return self.client.post(url, data=data, **kw)
-
-    def login(self, login, password=PASSWORD, *, path="/login"):
-        resp = self.post(path, {"login": login, "password": password})
-        assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
-        return resp
 
 
 @pytest.fixture
