@@ -20,13 +20,11 @@ def show_errors(form: Form, exc: OemhostError, fields: dict[str, str] | None = N
     form.form_errors = list(getattr(form, "form_errors", []) or [])
     if isinstance(exc, ValidationError):
         for path, message in exc.errors.items():
-            name = fields.get(path)
-            if name is None:
-                name = next((f for p, f in fields.items() if p and path.startswith(p + ".")),
-                            None)
-            if name is None:
-                name = path.split(".", 1)[0].split("[", 1)[0]
-            field = form._fields.get(name) if name else None
+            field = None
+            for name in _candidates(path, fields):
+                field = form._fields.get(name)
+                if field is not None:
+                    break
             if field is not None:
                 field.errors = [*list(field.errors or []), message]
             else:
@@ -35,6 +33,22 @@ def show_errors(form: Form, exc: OemhostError, fields: dict[str, str] | None = N
         form.form_errors.append(str(exc))
     else:
         form.form_errors.append(str(exc))
+
+
+def _candidates(path: str, fields: dict[str, str]):
+    """Form field names a store error path may belong to, best first: the mapping, the
+    last segment (``quota_mb`` of ``mailboxes[2].quota_mb``), a mapped prefix
+    (``mailboxes``), the first segment (``disk``)."""
+    if path in fields:
+        yield fields[path]
+    parts = [p.split("[", 1)[0] for p in path.split(".") if p]
+    if parts:
+        yield parts[-1]
+    for prefix, name in fields.items():
+        if prefix and (path.startswith(prefix + ".") or path.startswith(prefix + "[")):
+            yield name
+    if parts:
+        yield parts[0]
 
 
 def announce(outcome, done: str) -> None:
