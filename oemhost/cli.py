@@ -17,6 +17,9 @@ from oemhost.errors import OemhostError
 
 COMMAND_MODULES = [
     "oemhost.lab.cli",
+    "oemhost.accounts.cli",
+    "oemhost.accounts.demo",
+    "webui.cli",
 ]
 
 
