@@ -30,7 +30,7 @@ def make_inventory(root: Path):
     from oemhost.store import Store
 
     st = Store.init(root)
-    st.put_node({"name": "node1", "address": "192.0.2.11",
+    st.put_node({"name": "node1", "address": "127.0.0.1",
                  "services": ["web", "mail", "ftp", "mariadb", "postgresql", "dns"],
                  "owner": "shared",
                  "infra": {"provider": "lab", "params": {"lab": "test", "node": "node1"}},
