@@ -107,8 +107,9 @@ def live(tmp_path, _inventory_template):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    worker = Worker(settings, JobsConfig.from_settings(settings),
-                    factory=open_database(settings), scheduler=False)
+    factory = open_database(settings)
+    worker = Worker(settings, JobsConfig.from_settings(settings), factory=factory,
+                    scheduler=False)
     wthread = threading.Thread(target=worker.run, daemon=True)
     wthread.start()
     try:
@@ -119,6 +120,7 @@ def live(tmp_path, _inventory_template):
         server.shutdown()
         thread.join(10)
         app.extensions["oemhost_engine"].dispose()
+        factory.kw["bind"].dispose()
 
 
 @pytest.fixture
