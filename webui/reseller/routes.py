@@ -41,9 +41,11 @@ def _actor() -> str:
 def index():
     rid = my_reseller()
     st = store()
-    tenants = st.list_tenants(reseller=rid)
-    used_nodes = {t.node for t in tenants if t.status != "removed"}
-    nodes = [n for n in st.list_nodes() if n.owner == rid or n.name in used_nodes]
+    # counts from the store's list index; never all 10,000 rows at once
+    per_node = {n.name: st.count_tenants(reseller=rid, node=n.name)
+                - st.count_tenants(reseller=rid, node=n.name, status="removed")
+                for n in st.list_nodes()}
+    nodes = [n for n in st.list_nodes() if n.owner == rid or per_node.get(n.name)]
     period = request.args.get("period", "day")
     if period not in usage_source.PERIODS:
         period = "day"
@@ -61,20 +63,21 @@ def index():
                     usage_source.node_series(sess, n.name, metric, period), title=title,
                     unit=unit))
         node_rows.append({"node": n, "now": now, "graphs": graphs,
-                          "tenants": sum(1 for t in tenants if t.node == n.name
-                                         and t.status != "removed")})
+                          "tenants": per_node.get(n.name, 0)})
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    live = [t for t in tenants if t.status != "removed"]
-    shown = live[(page - 1) * PER_PAGE: page * PER_PAGE]
+    live = sum(per_node.values())
+    total = st.count_tenants(reseller=rid)  # deleted ones too, marked as such
+    shown = st.list_tenants(reseller=rid, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
     disk = usage_source.tenant_disk(sess, [t.id for t in shown])
     plans = {p.id: p for p in st.list_plans(reseller=rid)}
+    allocated = sum(p.disk_mb * (st.count_tenants(reseller=rid, plan=p.id)
+                                 - st.count_tenants(reseller=rid, plan=p.id, status="removed"))
+                    for p in plans.values())
     return render_template("reseller/index.html", node_rows=node_rows, period=period,
                            shown=shown, disk=disk, plans=plans, page=page,
-                           pages=max(1, -(-len(live) // PER_PAGE)),
-                           measured=usage_source.available(),
-                           allocated=sum(plans[t.plan].disk_mb for t in live
-                                         if t.plan in plans),
-                           reseller=st.get_reseller(rid), count=len(live))
+                           pages=max(1, -(-total // PER_PAGE)),
+                           measured=usage_source.available(), allocated=allocated,
+                           reseller=st.get_reseller(rid), count=live)
 
 
 # --- plans --------------------------------------------------------------------------------
