@@ -24,6 +24,7 @@ $(VENV)/.stamp: pyproject.toml requirements.yml
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	$(PY) scripts/check_collections.py
+	$(PY) -m webui.i18n
 	@touch $@
 
 lint: venv

@@ -145,8 +145,12 @@ def chromium(tmp_path):
             ctx.close()
 
 
+_shots = {"dir": ARTIFACTS}
+
+
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    _shots["dir"].mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(_shots["dir"] / f"{name}.png"), full_page=True)
 
 
 def wait_job_done(page, timeout=120_000) -> str:
@@ -157,7 +161,12 @@ def wait_job_done(page, timeout=120_000) -> str:
 
 
 def test_the_whole_story_in_a_browser(live, chromium):
-    base = live
+    walk_story(live, chromium, ARTIFACTS)
+
+
+def walk_story(base: str, chromium, artifacts: Path) -> dict[str, str]:
+    """The whole story through the browser; returns what the real clients need."""
+    _shots["dir"] = artifacts
     # --- the provider creates a reseller with its brand --------------------------------
     ops = chromium()
     ops.goto(f"{base}/login?lang=en")
@@ -306,3 +315,7 @@ def test_the_whole_story_in_a_browser(live, chromium):
                    "database.add"):
         assert action in audit
     shot(ops, "26-provider-audit")
+    return {"enduser_password": enduser_pw, "tenant": "gshop1", "domain": "gshop1.example",
+            "mailbox": "info@gshop1.example", "mailbox_password": "mail-password-1",
+            "ftp_user": "gshop1-up", "ftp_password": "ftp-password-1",
+            "database": "gshop1_wp", "database_password": "db-password-1"}
