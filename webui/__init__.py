@@ -84,10 +84,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         BABEL_DEFAULT_LOCALE="en",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
-        JSON_SORT_KEYS=False,
         OEMHOST_WEB=web,
     )
     app.config.update(test_config)
+    app.json.sort_keys = False  # keep the OpenAPI document in its written order
     app.extensions["oemhost_settings"] = settings
 
     if web.get("proxy_fix"):

@@ -25,7 +25,7 @@ def register(sub) -> None:
                                      "and print their logins (idempotent)")
     s.add_argument("--url", default=None,
                    help="base URL of the panels (default: [web] public_url, else "
-                        "http://127.0.0.1:8080)")
+                        "http://<[web] bind>, else http://127.0.0.1:8080)")
     s.set_defaults(func=_seed)
 
 
@@ -117,7 +117,8 @@ def _queue_tenant_job(session, settings, tenant) -> None:
 
 def _seed(args, settings) -> int:
     web = settings.section("web")
-    base = (args.url or web.get("public_url") or "http://127.0.0.1:8080").rstrip("/")
+    base = (args.url or web.get("public_url")
+            or f"http://{web.get('bind') or '127.0.0.1:8080'}").rstrip("/")
     logins = seed(settings, password=os.environ.get("OEMHOST_DEMO_PASSWORD") or None)
     titles = {"provider": "Provider (ops) panel", "reseller": "Reseller panel (Demo Hosting)",
               "enduser": "End-user panel (demo1)"}
