@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from webui_helpers import PASSWORD, Browser
+from webui_helpers import PASSWORD, Browser  # noqa: E402
 
 from oemhost.config import Settings
 
