@@ -189,6 +189,13 @@ def may_see_job(job) -> bool:
         return tenant in scope
     if job.requested_by.startswith(f"reseller:{reseller}/"):
         return True
+    from sqlalchemy import select
+
+    from oemhost.db.models.accounts import AuditEntry
+
+    if db().scalar(select(AuditEntry.id).where(AuditEntry.job_id == job.id,
+                                               AuditEntry.reseller == reseller).limit(1)):
+        return True  # a change of one of its end users
     # jobs of panel changes are scoped to one reseller's tenants: a few suffice to tell
     for tid in scope[:5]:
         try:

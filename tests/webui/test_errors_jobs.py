@@ -67,9 +67,19 @@ def test_failed_job_is_a_sentence_for_customers_and_details_for_ops(app, as_):
         assert page.total == 2 and page.items[0].retry_of == job_id
 
 
+def _job_of_change(app, who, tenant, domain):
+    """Make a change as ``who`` in its panel; the id of the job applying it."""
+    from oemhost import jobs
+    from webui.context import db
+
+    assert who.post("/panel/domains", {"name": domain, "tls": "selfsigned"}).status_code == 302
+    with app.app_context():
+        return jobs.list_jobs(db(), {"tenant": tenant}).items[0].id
+
+
 def test_job_lists_are_scoped(app, as_):
-    mine = _submit(app, "shop1")
-    other = _submit(app, "beta1")
+    mine = _job_of_change(app, as_("enduser_a"), "shop1", "more.example")
+    other = _job_of_change(app, as_("enduser_b"), "beta1", "other.example")
     page = as_("enduser_a").get("/jobs/").get_data(as_text=True)
     assert f"/jobs/{mine}" in page and f"/jobs/{other}" not in page
     page = as_("reseller_b").get("/jobs/").get_data(as_text=True)

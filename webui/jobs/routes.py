@@ -4,7 +4,7 @@ from flask_login import current_user
 
 from oemhost import accounts
 from oemhost.errors import OemhostError
-from webui.context import client_ip, db, settings, store
+from webui.context import client_ip, db, settings
 from webui.jobs import bp
 from webui.security import may_see_job, require
 
@@ -64,31 +64,44 @@ def event_summary(ev, *, detailed: bool) -> dict:
     return {"seq": ev.seq, "status": status, "summary": summary}
 
 
-def _my_filter():
-    from oemhost.jobs import JobFilter
+def _reseller_jobs(reseller: str, page: int, per_page: int = 50):
+    """The jobs of a reseller's changes (its staff, its API tokens, its end users): the
+    audit log records the reseller and the job of every change, so one query finds them,
+    however many customers it has."""
+    from sqlalchemy import func, select
 
-    if current_user.kind == "provider":
-        node = request.args.get("node") or None
-        status = request.args.get("status") or None
-        return JobFilter(node=node, status=status)
-    if current_user.kind == "enduser":
-        return JobFilter(tenant=[current_user.tenant])
-    ids = [t.id for t in store().list_tenants(reseller=current_user.reseller)]
-    return JobFilter(tenant=ids or ["-none-"])
+    from oemhost.db.models.accounts import AuditEntry
+    from oemhost.jobs import Job, JobPage
+
+    ids = select(AuditEntry.job_id).where(AuditEntry.reseller == reseller,
+                                          AuditEntry.job_id.is_not(None))
+    q = select(Job).where(Job.id.in_(ids))
+    total = db().scalar(select(func.count()).select_from(q.subquery())) or 0
+    items = db().scalars(q.order_by(Job.id.desc()).offset((page - 1) * per_page)
+                         .limit(per_page)).all()
+    return JobPage(items=list(items), total=total, page=page, per_page=per_page)
 
 
 @bp.route("/")
 @require("provider", "reseller", "enduser")
 def index():
     from oemhost import jobs
+    from oemhost.jobs import JobFilter
 
     page = max(request.args.get("page", 1, type=int) or 1, 1)
+    if current_user.kind == "reseller":
+        return render_template("jobs/index.html",
+                               page=_reseller_jobs(current_user.reseller, page))
+    if current_user.kind == "enduser":
+        filters = JobFilter(tenant=[current_user.tenant])
+    else:
+        filters = JobFilter(node=request.args.get("node") or None,
+                            status=request.args.get("status") or None)
     try:
-        result = jobs.list_jobs(db(), _my_filter(), page=page, per_page=50)
+        result = jobs.list_jobs(db(), filters, page=page, per_page=50)
     except OemhostError as exc:
         flash(str(exc), "error")
-        result = jobs.list_jobs(db(), None if current_user.kind == "provider"
-                                else _my_filter(), page=1, per_page=50)
+        result = jobs.list_jobs(db(), None, page=1, per_page=50)
     return render_template("jobs/index.html", page=result)
 
 
