@@ -62,6 +62,19 @@ ENDUSER_FORMS = [
 ]
 
 
+PROVIDER_BASE = {"id": "hostilers", "company": "H", "primary_color": "#000000",
+                 "accent_color": "#ffffff", "locale": "ja", "limit_tenants": "10",
+                 "limit_disk_mb": "1000", "login": "admin"}
+PROVIDER_FORMS = [
+    ("/provider/resellers/new", {k: v for k, v in PROVIDER_BASE.items() if k != "id"}, "id"),
+    ("/provider/resellers/new", PROVIDER_BASE, "panel_host"),
+    ("/provider/resellers/new", PROVIDER_BASE, "logo_url"),
+    ("/provider/resellers/new", PROVIDER_BASE, "contacts"),
+    ("/provider/resellers/new", PROVIDER_BASE, "primary_color"),
+    ("/provider/resellers/new", PROVIDER_BASE, "login"),
+]
+
+
 def _state(app):
     from webui.context import store
 
@@ -128,6 +141,18 @@ def test_enduser_forms_refuse_hostile_input(app, as_, url, base, field, kind):
             value = f"www TXT {value}" if "\x00" in value or len(value) > 1000 else \
                 f"{value} A 192.0.2.1"
         _check(app, b, url, base, field, kind, value)
+
+
+@pytest.mark.parametrize("url,base,field", PROVIDER_FORMS)
+def test_provider_forms_refuse_hostile_input(app, as_, url, base, field):
+    from oemhost import accounts
+    from webui.context import db
+
+    b = as_("provider")
+    for value in HOSTILE:
+        _check(app, b, url, base, field, "id", value)
+    with app.app_context():
+        assert accounts.list_users(db(), reseller="hostilers") == []
 
 
 def test_inert_text_is_shown_escaped_and_never_rendered(app, as_, tmp_path, monkeypatch):
