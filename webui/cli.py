@@ -18,6 +18,9 @@ def register(sub) -> None:
                    help="gunicorn worker processes (default: [web] workers, else 2)")
     p.add_argument("--dev", action="store_true",
                    help="Flask's development server with reloading (never in production)")
+    p.add_argument("--insecure-http-demo", action="store_true",
+                   help="plain HTTP on a loopback address for the local demo: session "
+                        "cookies without Secure (same as [web] cookie_secure = false)")
     p.set_defaults(func=_web)
 
 
@@ -43,6 +46,8 @@ def _web(args, settings) -> int:
     from webui import WEB_DEFAULTS
     from webui.i18n import compile_catalogs
 
+    if args.insecure_http_demo:
+        settings.raw.setdefault("web", {})["cookie_secure"] = False
     web = {**WEB_DEFAULTS, **settings.section("web")}
     bind = args.bind or web.get("bind") or "127.0.0.1:8080"
     host, port = _check_bind(bind, bool(web["cookie_secure"]))
@@ -50,7 +55,8 @@ def _web(args, settings) -> int:
     if args.dev:
         from webui import create_app
 
-        create_app().run(host=host, port=port, debug=False, use_reloader=True)
+        create_app({"OEMHOST_SETTINGS": settings}).run(host=host, port=port, debug=False,
+                                                        use_reloader=True)
         return 0
     workers = args.workers or int(web.get("workers", 2))
     from gunicorn.app.base import BaseApplication
@@ -67,7 +73,7 @@ def _web(args, settings) -> int:
         def load(self):
             from webui import create_app
 
-            return create_app()
+            return create_app({"OEMHOST_SETTINGS": settings})
 
     Server().run()
     return 0
