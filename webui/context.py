@@ -89,8 +89,14 @@ def _hosts() -> dict[str, str]:
     """``panel_host`` -> reseller id, re-read at most every 10 s."""
     at, hosts = current_app.extensions["oemhost_hosts"]
     if time.monotonic() - at > 10:
+        from oemhost.errors import NotFoundError
+
         hosts = {}
-        for r in store().list_resellers():
+        try:
+            resellers = store().list_resellers()
+        except NotFoundError:  # no inventory yet: only the provider's login exists
+            resellers = []
+        for r in resellers:
             if r.brand.panel_host:
                 hosts[r.brand.panel_host.lower()] = r.id
         current_app.extensions["oemhost_hosts"] = (time.monotonic(), hosts)

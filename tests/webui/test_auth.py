@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from webui_helpers import PASSWORD
+from webui_helpers import PASSWORD, Browser
 
 
 def test_provider_login_and_logout(browser):
@@ -165,3 +165,26 @@ def test_security_headers(browser):
     resp = browser.get("/login")
     assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Frame-Options"] == "DENY"
+
+
+def test_provider_login_works_before_any_inventory_exists(tmp_path):
+    from oemhost.config import Settings
+    from webui import create_app
+
+    settings = Settings(project_dir=tmp_path, inventory_dir=tmp_path / "none",
+                        state_dir=tmp_path / "st",
+                        database_url=f"sqlite:///{tmp_path / 'st' / 'db.sqlite'}",
+                        raw={"web": {"cookie_secure": False}})
+    app = create_app({"OEMHOST_SETTINGS": settings, "TESTING": True})
+    with app.app_context():
+        from oemhost import accounts
+        from webui.context import db
+
+        accounts.create_user(db(), kind="provider", login="ops", password=PASSWORD,
+                             created_by="t")
+        db().commit()
+    b = Browser(app.test_client())
+    assert b.get("/login").status_code == 200
+    b.login("ops")
+    assert b.get("/r/acme/login").status_code == 404
+    app.extensions["oemhost_engine"].dispose()
