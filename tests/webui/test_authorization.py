@@ -58,6 +58,10 @@ def expected(endpoint: str, who: str, owner: str) -> set[int]:
         if kind != "enduser":
             return {403}
         return {200} if mine else {404}
+    if endpoint == "jobs.cancel":  # the provider's alone
+        return {200} if kind == "provider" else {403}
+    if endpoint == "jobs.retry" and kind == "enduser":
+        return {403}
     if bp == "jobs":
         return {200} if mine else {404}
     if bp == "auth":  # own password page
@@ -236,3 +240,64 @@ def test_revoked_token_is_refused(app):
                  ).status_code == 401
     assert c.get("/api/v1/plans", headers={"Authorization": "Bearer oht_guess"}
                  ).status_code == 401
+
+
+def test_forbidden_posts_change_nothing(app, as_):
+    """Every POST route, by everyone who may not: refused (302 to login / 403 / 404), with
+    a valid CSRF token, and neither the inventory nor the job queue changes."""
+    from webui_helpers import Browser
+
+    from oemhost import jobs
+    from webui.context import db, store
+
+    _seed_objects(app)
+    job_ids = {"a": _job_for(app, "shop1"), "b": _job_for(app, "beta1")}
+    with app.app_context():
+        head = store().git.head()
+        njobs = jobs.list_jobs(db()).total
+    clients = {who: as_(who) for who in WHO if who != "anonymous"}
+    anon = Browser(app.test_client())
+    anon.get("/login")
+    clients["anonymous"] = anon
+    for b in clients.values():
+        if b is not anon:
+            b.get("/account/password")  # a CSRF token of that session
+    posts = []
+    with app.test_request_context():
+        from flask import url_for
+
+        for rule in app.url_map.iter_rules():
+            if "POST" not in rule.methods or rule.endpoint.startswith("api."):
+                continue
+            for owner, idx in (("a", 0), ("b", 1)):
+                values = {}
+                for arg in rule.arguments:
+                    if arg == "job_id":
+                        values[arg] = job_ids[owner]
+                    elif arg == "name" and rule.endpoint.startswith("enduser.ftp"):
+                        values[arg] = ("shop1-up", "beta1-up")[idx]
+                    elif arg == "name" and rule.endpoint.startswith("enduser.database"):
+                        values[arg] = ("shop1_wp", "beta1_wp")[idx]
+                    elif arg == "name" and rule.endpoint.startswith("enduser.domain"):
+                        values[arg] = ("shop1.example", "beta1.example")[idx]
+                    else:
+                        values[arg] = PARAMS[arg][idx]
+                owned = set(rule.arguments) - {"plan_id", "engine", "filename"}
+                posts.append((rule.endpoint, url_for(rule.endpoint, **values),
+                              owner if owned else None))
+    problems = []
+    for endpoint, url, owner in posts:
+        if endpoint in PUBLIC or endpoint == "auth.logout":
+            continue
+        for who, b in clients.items():
+            want = expected(endpoint, who, owner)
+            if want & {200}:
+                continue  # allowed: exercised by the panel tests
+            resp = b.client.post(url, data={"csrf_token": b.token, "status": "suspended",
+                                             "name": "x", "tls": "acme"})
+            if resp.status_code not in want:
+                problems.append(f"{who} POST {url}: {resp.status_code}, want {sorted(want)}")
+    with app.app_context():
+        assert store().git.head() == head
+        assert jobs.list_jobs(db()).total == njobs
+    assert not problems, "\n".join(problems)
