@@ -17,6 +17,7 @@ from oemhost.errors import OemhostError
 
 COMMAND_MODULES = [
     "oemhost.lab.cli",
+    "oemhost.jobs.cli",
     "oemhost.accounts.cli",
     "oemhost.accounts.demo",
     "webui.cli",
