@@ -81,6 +81,20 @@ def store():
     return st
 
 
+def count_customers(reseller: str, q: str | None, status: str | None) -> int:
+    """The number of a reseller's matching customers, remembered per store snapshot
+    generation: paging through a list filters the 10,000 rows once for the count."""
+    st = store()
+    snap = st.refresh(max_age=st.LIST_MAX_AGE)
+    cache = current_app.extensions.setdefault("oemhost_count_cache", {})
+    key = (snap.generation, reseller, q, status)
+    if key not in cache:
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = st.count_tenants(reseller=reseller, q=q, status=status)
+    return cache[key]
+
+
 def client_ip() -> str:
     return request.remote_addr or "-"
 

@@ -7,7 +7,7 @@ from oemhost.errors import ConflictError, NotFoundError, OemhostError, Validatio
 from webui import changes
 from webui.api import bp
 from webui.api.openapi import spec
-from webui.context import client_ip, db, store
+from webui.context import client_ip, count_customers, db, store
 from webui.security import json_error, my_reseller, own_plan, own_tenant
 
 CUSTOMER_WRITABLE = {"contractor", "customer_number", "contact_email", "plan",
@@ -188,7 +188,7 @@ def customers():
     st = store()
     rows = st.list_tenants(reseller=rid, q=q, status=status, sort=sort, offset=offset,
                            limit=limit)
-    return jsonify({"total": st.count_tenants(reseller=rid, q=q, status=status),
+    return jsonify({"total": count_customers(rid, q, status),
                     "offset": offset, "limit": limit,
                     "items": [summary_json(s) for s in rows]})
 

@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from oemhost import accounts
 from oemhost.errors import OemhostError, ValidationError
 from webui import changes, charts
-from webui.context import client_ip, db, store
+from webui.context import client_ip, count_customers, db, store
 from webui.forms import announce, show_errors
 from webui.provider import monitoring
 from webui.reseller import bp, usage_source
@@ -189,7 +189,7 @@ def customers():
         status = None
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     st = store()
-    total = _count(st, rid, q, status)
+    total = count_customers(rid, q, status)
     pages = max(1, -(-total // PER_PAGE))
     page = min(page, pages)
     rows = st.list_tenants(reseller=rid, q=q, status=status, sort=sort,
@@ -198,21 +198,6 @@ def customers():
     return render_template("reseller/customers.html", rows=rows, total=total, page=page,
                            pages=pages, q=q or "", sort=sort, status=status or "", disk=disk,
                            sorts=SORTS)
-
-
-def _count(st, rid: str, q: str | None, status: str | None) -> int:
-    """The number of matching customers, remembered per snapshot generation: paging
-    through a list filters the 10,000 rows once for the count, not on every page."""
-    from flask import current_app
-
-    snap = st.refresh(max_age=st.LIST_MAX_AGE)
-    cache = current_app.extensions.setdefault("oemhost_count_cache", {})
-    key = (snap.generation, rid, q, status)
-    if key not in cache:
-        if len(cache) > 256:
-            cache.clear()
-        cache[key] = st.count_tenants(reseller=rid, q=q, status=status)
-    return cache[key]
 
 
 def _plan_choices(form, rid):
