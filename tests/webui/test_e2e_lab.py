@@ -198,7 +198,7 @@ def test_story_on_lab_nodes_with_real_clients(live_lab, chromium):
                        f"--batch --skip-column-names -e 'SELECT 1' "
                        f"{shlex.quote(info['database'])}")
                 return lab.ssh(node.name, cmd).stdout.strip() == "1"
-            raise
+            return False  # not ready yet (or refused): until() tries again
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1")
