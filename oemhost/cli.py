@@ -19,6 +19,9 @@ COMMAND_MODULES = [
     "oemhost.lab.cli",
     "oemhost.store.cli",
     "oemhost.jobs.cli",
+    "oemhost.accounts.cli",
+    "oemhost.accounts.demo",
+    "webui.cli",
 ]
 
 
