@@ -23,3 +23,14 @@ One module per responsibility:
 ``dbservers``          benchmark and tests
 =====================  ===============================================================
 """
+
+# The panels' seam (webui/provider/monitoring.py) looks these up on the package.
+_PANEL_FUNCTIONS = ("list_incidents", "list_notices", "node_status")
+
+
+def __getattr__(name: str):
+    if name in _PANEL_FUNCTIONS:
+        from oemhost.monitor import panels
+
+        return getattr(panels, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

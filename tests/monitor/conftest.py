@@ -215,6 +215,7 @@ class Env:
         (self.inventory / "secrets").mkdir(mode=0o700, exist_ok=True)
         self.monitor: dict = {}
         self.smtp: dict = {}
+        self.top: dict = {}          # other top-level settings (project_dir...)
         if smtpd is not None:
             (self.inventory / "secrets" / "smtp_password").write_text(smtpd.password)
             self.smtp = {"host": smtpd.host, "port": smtpd.port, "security": "starttls",
@@ -247,7 +248,7 @@ class Env:
 
         cfg = self.root / "oemhost.toml"
         cfg.write_text(_toml({"inventory": str(self.inventory), "state_dir": str(self.state),
-                              "monitor": self.monitor, "smtp": self.smtp}))
+                              **self.top, "monitor": self.monitor, "smtp": self.smtp}))
         return load_settings({"OEMHOST_CONFIG": str(cfg)})
 
 

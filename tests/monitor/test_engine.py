@@ -308,24 +308,26 @@ def test_flapping_service_is_not_restarted_in_a_loop(world):
     assert 0 < len(world.jobs.submitted) < 12
 
 
-def test_job_engine_missing_is_recorded_not_fatal(world):
+def test_job_refused_by_the_job_engine_is_recorded_not_fatal(world):
+    """No remediate_service.yml in this installation: the job engine refuses the job; the
+    incident says so and is escalated; the sweep goes on."""
     from oemhost.monitor.engine import Monitor
-    from oemhost.monitor.jobs import EngineJobs
     from oemhost.monitor.probes.pool import run_in_loop
 
+    world.env.top["project_dir"] = str(world.env.root / "empty-project")
     world.node("node1", N1, services=["web"])
     world.up(N1, ["web"])
     mon = Monitor(world.env.settings(), clock=world.clock, sleep=lambda s: None,
-                  jobs=EngineJobs(), prober=lambda c: run_in_loop(c))
+                  prober=lambda c: run_in_loop(c))
     mon.sweep()
     world.stop(N1, "http")
     world.clock.advance(minutes=10)
-    mon.sweep()
+    report = mon.sweep()
+    assert report.opened
     (inc,) = incidents(mon)
     assert inc.escalated
-    if "remediation_error" in kinds(inc):   # until oemhost.jobs lands
-        assert "oemhost.jobs" in next(e.message for e in inc.events
-                                      if e.kind == "remediation_error")
+    error = next(e.message for e in inc.events if e.kind == "remediation_error")
+    assert "unknown playbook remediate_service.yml" in error
 
 
 def test_results_are_pruned_after_retention(world):
@@ -360,3 +362,44 @@ def test_sweep_through_the_prober_pool(world):
         shared_pool(2).close()   # its processes live in this test's network namespace
     with session_scope(mon.sessions) as s:
         assert s.scalar(select(func.count(MonitorCheckState.node))) == 6
+
+
+def test_remediation_through_the_real_job_engine(world, tmp_path):
+    """oemhost.jobs queues the restart; the monitor waits for the job, then verifies."""
+    from oemhost.db.models.jobs import Job
+    from oemhost.monitor.engine import Monitor
+    from oemhost.monitor.probes.pool import run_in_loop
+
+    project = tmp_path / "project"
+    (project / "playbooks").mkdir(parents=True)
+    (project / "playbooks" / "remediate_service.yml").write_text(
+        "---\n- hosts: all\n  gather_facts: false\n  tasks: []\n")
+    world.env.top["project_dir"] = str(project)
+    world.node("node1", N1, services=["web"])
+    world.up(N1, ["web"])
+    mon = Monitor(world.env.settings(), clock=world.clock, sleep=lambda s: None,
+                  prober=lambda c: run_in_loop(c))         # the real EngineJobs
+    mon.sweep()
+    world.stop(N1, "http", "https")
+    world.clock.advance(minutes=10)
+    mon.sweep()
+    with session_scope(mon.sessions) as s:
+        (job,) = s.scalars(select(Job))
+        assert (job.kind, job.playbook, job.nodes, job.extravars, job.requested_by,
+                job.status) == ("remediation", "remediate_service.yml", ["node1"],
+                                {"oemhost_service": "apache2"}, "monitor", "queued")
+        job_id = job.id
+    world.clock.advance(seconds=30)
+    mon.followup()                      # the job has not run: nothing to verify yet
+    (inc,) = incidents(mon)
+    assert inc.status == "open" and "restart_result" not in kinds(inc)
+    world.start(N1, "http", "https")    # what the worker's playbook run does ...
+    with session_scope(mon.sessions) as s:
+        s.get(Job, job_id).status = "succeeded"   # ... and how the worker records it
+    world.clock.advance(seconds=30)
+    mon.followup()
+    (inc,) = incidents(mon)
+    assert inc.status == "recovered"
+    assert [k for k in kinds(inc) if not k.startswith("notice")] == [
+        "detected", "restart_requested", "restart_result", "check_recovered",
+        "check_recovered", "recovered"]
