@@ -323,6 +323,13 @@ def web_certificates(tenants: Iterable[Mapping] | None) -> list[dict]:
             for t in tenants or [] for d in t.get("domains") or []]
 
 
+def web_tls_domains(tenants: Iterable[Mapping] | None, modes: Any) -> list[dict]:
+    """The domains whose TLS mode is one of ``modes`` (a name or a list)."""
+    modes = [modes] if isinstance(modes, str) else list(modes)
+    return [dict(d) for t in tenants or [] for d in t.get("domains") or []
+            if (d.get("tls") or {}).get("mode", "selfsigned") in modes]
+
+
 def web_sites(tenants: Iterable[Mapping] | None, base: str, tls_root: str,
               present_certs: Iterable[str] | None = None) -> list[dict]:
     """What the vhost and PHP-FPM templates render, resolved per tenant and domain.
@@ -404,6 +411,7 @@ class FilterModule:
             "oemhost_web_dirs": web_dirs,
             "oemhost_web_certificates": web_certificates,
             "oemhost_web_sites": web_sites,
+            "oemhost_web_tls_domains": web_tls_domains,
             "oemhost_ftp_accounts": ftp_accounts,
             "oemhost_ftp_dirs": ftp_dirs,
         }
