@@ -206,8 +206,9 @@ class Runner:
     def run(self, argv: list[str], data: str | None = None) -> None:
         rc, out, err = self.module.run_command(argv, data=data, binary_data=False)
         if rc != 0:
-            self.module.fail_json(msg=f"{argv[0]} failed for {argv[-1] if data is None else 'stdin'}"
-                                      f": {err.strip() or out.strip()}", rc=rc)
+            what = argv[-1] if data is None else "stdin"
+            self.module.fail_json(msg=f"{argv[0]} failed for {what}: "
+                                      f"{err.strip() or out.strip()}", rc=rc)
 
 
 def main() -> None:
@@ -328,7 +329,7 @@ def main() -> None:
                 if state is None:
                     os.makedirs(home, mode=0o751, exist_ok=True)
                 os.chown(home, 0, gid, follow_symlinks=False)
-                os.chmod(home, 0o751)
+                os.chmod(home, 0o751)  # noqa: S103 (others may only pass through)
     if passwords and not check:
         runner.run(["chpasswd", "--encrypted"], data="\n".join(passwords))
 
