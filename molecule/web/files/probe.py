@@ -171,7 +171,7 @@ def main() -> None:
     p.add_argument("ip")
     p.add_argument("user")
     p.add_argument("pwfile")
-    p.add_argument("command", nargs="+")
+    p.add_argument("command", nargs=argparse.REMAINDER)
     p = sub.add_parser("mutate")
     p.add_argument("src")
     p.add_argument("dst")
