@@ -78,6 +78,7 @@ problems:
 """
 
 import errno  # noqa: E402
+import functools  # noqa: E402
 import grp  # noqa: E402
 import os  # noqa: E402
 import pwd  # noqa: E402
@@ -101,6 +102,7 @@ def split_path(path: str) -> list[str]:
     return parts
 
 
+@functools.cache
 def ids(owner: str, group: str, mode: str) -> tuple[int, int, int]:
     try:
         uid = pwd.getpwnam(owner).pw_uid
@@ -122,7 +124,7 @@ def open_child(parent_fd: int, name: str) -> int | None:
         raise
 
 
-def converge(base_fd: int, entry: dict, check: bool, cache: dict) -> list[str]:
+def converge(base_fd: int, entry: dict, check: bool) -> list[str]:
     """Bring one entry in line; return descriptions of what changed (or would)."""
     parts = split_path(entry["path"])
     want = ids(entry["owner"], entry["group"], entry["mode"])
@@ -189,11 +191,10 @@ def main() -> None:
     except OSError as exc:
         module.fail_json(msg=f"cannot open {base}: {exc.strerror}")
     changed_paths, problems, lines = [], [], []
-    cache: dict = {}
     try:
         for entry in module.params["dirs"]:
             try:
-                changes = converge(base_fd, entry, module.check_mode, cache)
+                changes = converge(base_fd, entry, module.check_mode)
             except Problem as exc:
                 problems.append(f"{entry['path']}: {exc}")
                 continue

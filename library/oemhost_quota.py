@@ -101,6 +101,7 @@ actions:
   returned: always
 """
 
+import functools  # noqa: E402
 import grp  # noqa: E402
 import os  # noqa: E402
 import pwd  # noqa: E402
@@ -110,6 +111,16 @@ from dataclasses import dataclass, field  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 MB = 1024 * 1024
+
+
+@functools.cache
+def _user(name: str):
+    return pwd.getpwnam(name)
+
+
+@functools.cache
+def _gid(group: str) -> int:
+    return grp.getgrnam(group).gr_gid
 BTRFS_SUBVOL_INO = 256  # the root directory of every btrfs subvolume has inode 256
 
 
@@ -244,7 +255,7 @@ class BtrfsBackend(QuotaBackend):
 
     def _new_parent(self, tenant: str, taken: set[str]) -> str:
         try:
-            uid = pwd.getpwnam(tenant).pw_uid
+            uid = _user(tenant).pw_uid
             if f"1/{uid}" not in self.qgroups and f"1/{uid}" not in taken:
                 return f"1/{uid}"
         except KeyError:
@@ -323,11 +334,11 @@ class BtrfsBackend(QuotaBackend):
 
     def _owner_steps(self, name: str, area: str, path: str, spec: dict) -> list[Step]:
         try:
-            user = pwd.getpwnam(name)
+            user = _user(name)
         except KeyError:
             return [Step(name, f"{area}: owner {name}")]  # check mode before the user exists
         group = spec.get("group") or ""
-        gid = grp.getgrnam(group).gr_gid if group else user.pw_gid
+        gid = _gid(group) if group else user.pw_gid
         mode = int(str(spec.get("mode") or "0750"), 8)
         try:
             st = os.lstat(path)
