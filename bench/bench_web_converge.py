@@ -6,7 +6,8 @@ For each size (tenants; two domains and one extra FTP account each) on a fresh l
   * no-op: the same again (must report changed=0);
   * tenant-scoped: one more tenant added, `playbooks/tenant.yml` with only it in scope;
   * baseline: one resource (a vhost file per tenant) written the per-item way, a
-    `template` task with `loop:` over the tenants, from scratch and no-op.
+    `template` task with `loop:` over the tenants, from scratch and no-op; and the same
+    resource batched (one template looping inside, one oemhost_files call).
 
 Inventory data: generated directly as molecule-style host_vars (oemhost_tenants shaped
 like docs/INVENTORY.md), not through the store's inventory plugin.
@@ -38,6 +39,8 @@ BASELINE_PLAYBOOK = """\
 - name: Baseline, one task item per tenant (the style the roles avoid)
   hosts: web
   gather_facts: false
+  vars:
+    __web__sites: "{{ oemhost_tenants | oemhost_web_sites('/srv/hosting', '/etc/oemhost/tls') }}"
   tasks:
     - name: Make the baseline directory
       ansible.builtin.file:
@@ -46,13 +49,27 @@ BASELINE_PLAYBOOK = """\
         mode: "0755"
     - name: Write one vhost file per tenant with loop
       ansible.builtin.template:
-        src: {template}
-        dest: "/etc/apache2/oemhost-baseline/{{{{ site.id }}}}.conf"
+        src: etc/apache2/oemhost/tenants/tenant.conf.j2
+        dest: "/etc/apache2/oemhost-baseline/{{ site.id }}.conf"
         mode: "0644"
-      loop: "{{{{ oemhost_tenants | oemhost_web_sites('/srv/hosting', '/etc/oemhost/tls') }}}}"
+      loop: "{{ __web__sites }}"
       loop_control:
         loop_var: site
-        label: "{{{{ site.id }}}}"
+        label: "{{ site.id }}"
+"""
+
+# The same resource the way the roles do it: one template, one batched task.
+BATCHED_PLAYBOOK = """\
+- name: The same resource, batched (one template loops inside, one module call)
+  hosts: web
+  gather_facts: false
+  vars:
+    __web__sites: "{{ oemhost_tenants | oemhost_web_sites('/srv/hosting', '/etc/oemhost/tls') }}"
+  tasks:
+    - name: Write one vhost file per tenant in one task
+      oemhost_files:
+        root: /etc/apache2/oemhost-batched
+        bundle: "{{ lookup('ansible.builtin.template', 'etc/apache2/oemhost/tenants.bundle.j2') }}"
 """
 
 
@@ -125,8 +142,13 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-def measure(size: int, baseline: bool, pw: str) -> list[tuple]:
+def measure(size: int, baseline: bool, pw: str, emit) -> list[tuple]:
     rows = []
+
+    def add(*row):
+        rows.append(row)
+        emit(row)
+
     lab("down", check=False)
     lab("up", "--nodes", "1")
     try:
@@ -137,24 +159,31 @@ def measure(size: int, baseline: bool, pw: str) -> list[tuple]:
             write_inventory(inv, status, tenants)
             site = str(PROJECT / "playbooks" / "site.yml")
             took, changed = playbook(inv, site, "--skip-tags", "common")
-            rows.append((size, "roles", "from scratch", took, changed, load()))
+            add(size, "roles", "from scratch", took, changed, load())
             took, changed = playbook(inv, site, "--skip-tags", "common")
-            rows.append((size, "roles", "no-op", took, changed, load()))
+            add(size, "roles", "no-op", took, changed, load())
             write_inventory(inv, status, tenants + [tenant(size, pw)])
             took, changed = playbook(inv, str(PROJECT / "playbooks" / "tenant.yml"), "-e",
                                      json.dumps({"oemhost_tenant_scope": [f"t{size:05d}"]}))
-            rows.append((size, "roles", "one new tenant, scoped", took, changed, load()))
+            add(size, "roles", "one new tenant, scoped", took, changed, load())
             if baseline:
-                book = Path(tmp) / "baseline.yml"
-                template = (PROJECT / "roles/web/templates/etc/apache2/oemhost/tenants/"
-                            "tenant.conf.j2")
-                book.write_text(BASELINE_PLAYBOOK.format(template=template))
+                # the templates the roles use, where a playbook beside them finds them
+                tdir = Path(tmp) / "templates" / "etc" / "apache2" / "oemhost"
+                (tdir / "tenants").mkdir(parents=True)
+                src = PROJECT / "roles/web/templates/etc/apache2/oemhost"
+                (tdir / "tenants.bundle.j2").write_text((src / "tenants.bundle.j2").read_text())
+                (tdir / "tenants" / "tenant.conf.j2").write_text(
+                    (src / "tenants" / "tenant.conf.j2").read_text())
                 extra = ("-e", "web__suspended_root=/var/www/oemhost-suspended",
                          "-e", "web__suspended_status=403")
-                took, changed = playbook(inv, str(book), *extra)
-                rows.append((size, "loop baseline", "from scratch", took, changed, load()))
-                took, changed = playbook(inv, str(book), *extra)
-                rows.append((size, "loop baseline", "no-op", took, changed, load()))
+                for style, text in (("batched", BATCHED_PLAYBOOK),
+                                    ("loop baseline", BASELINE_PLAYBOOK)):
+                    book = Path(tmp) / f"{style.split()[0]}.yml"
+                    book.write_text(text)
+                    took, changed = playbook(inv, str(book), *extra)
+                    add(size, style, "vhosts only, from scratch", took, changed, load())
+                    took, changed = playbook(inv, str(book), *extra)
+                    add(size, style, "vhosts only, no-op", took, changed, load())
     finally:
         lab("down", check=False)
     return rows
@@ -172,24 +201,32 @@ def main() -> None:
     pw = password_hash()
     print("inventory: molecule-style host_vars generated by the benchmark "
           "(two domains + one FTP account per tenant)")
-    print(f"{'tenants':>8} {'domains':>8}  {'style':<14} {'run':<24} {'seconds':>8} "
+    print(f"{'tenants':>8} {'domains':>8}  {'style':<14} {'run':<26} {'seconds':>8} "
           f"{'changed':>8} {'load':>5}")
     results = []
-    for size in sizes:
-        for row in measure(size, size in baseline, pw):
-            results.append(row)
-            n, style, run, took, changed, ld = row
-            print(f"{n:>8} {2 * n:>8}  {style:<14} {run:<24} {took:>8.1f} {changed:>8} "
-                  f"{ld:>5}", flush=True)
-    for n in sizes:
-        ours = next((r[3] for r in results if r[0] == n and r[1] == "roles" and r[2] == "no-op"),
-                    None)
-        loop = next((r[3] for r in results if r[0] == n and r[1] == "loop baseline"
-                     and r[2] == "no-op"), None)
-        if ours and loop:
-            print(f"{n} tenants: no-op converge of all roles {ours:.1f} s vs {loop:.1f} s "
-                  f"for ONE resource in loop style ({loop / ours:.1f}x)")
 
+    def emit(row):
+        results.append(row)
+        n, style, run, took, changed, ld = row
+        print(f"{n:>8} {2 * n:>8}  {style:<14} {run:<26} {took:>8.1f} {changed:>8} "
+              f"{ld:>5}", flush=True)
+
+    for size in sizes:
+        measure(size, size in baseline, pw, emit)
+    def pick(n, style, run):
+        return next((r[3] for r in results if r[:3] == (n, style, run)), None)
+
+    for n in sizes:
+        ours = pick(n, "roles", "no-op")
+        loop = pick(n, "loop baseline", "vhosts only, no-op")
+        batched = pick(n, "batched", "vhosts only, no-op")
+        if ours and loop:
+            print(f"{n} tenants: no-op of the whole web side (accounts, quotas, web, ftp) "
+                  f"{ours:.1f} s vs {loop:.1f} s for ONE resource in loop style "
+                  f"({loop / ours:.1f}x)")
+        if batched and loop:
+            print(f"{n} tenants: the vhost resource alone, batched {batched:.1f} s vs loop "
+                  f"{loop:.1f} s ({loop / batched:.1f}x)")
 
 if __name__ == "__main__":
     main()
