@@ -58,6 +58,17 @@ BASELINE_PLAYBOOK = """\
         label: "{{ site.id }}"
 """
 
+# A calibration of the machine at the moment: the cost of one remote loop item.
+CALIBRATION_PLAYBOOK = """\
+- name: Calibration, trivial remote loop items
+  hosts: web
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+      loop: "{{{{ range({items}) | list }}}}"
+"""
+
 # The same resource the way the roles do it: one template, one batched task.
 BATCHED_PLAYBOOK = """\
 - name: The same resource, batched (one template loops inside, one module call)
@@ -157,6 +168,12 @@ def measure(size: int, baseline: bool, pw: str, emit) -> list[tuple]:
             inv = Path(tmp) / "inventory"
             tenants = [tenant(i, pw) for i in range(size)]
             write_inventory(inv, status, tenants)
+            cal1, cal21 = Path(tmp) / "cal1.yml", Path(tmp) / "cal21.yml"
+            cal1.write_text(CALIBRATION_PLAYBOOK.format(items=1))
+            cal21.write_text(CALIBRATION_PLAYBOOK.format(items=21))
+            one, _ = playbook(inv, str(cal1))
+            many, _ = playbook(inv, str(cal21))
+            add(size, "calibration", "s per remote loop item", (many - one) / 20, 0, load())
             site = str(PROJECT / "playbooks" / "site.yml")
             took, changed = playbook(inv, site, "--skip-tags", "common")
             add(size, "roles", "from scratch", took, changed, load())
@@ -208,7 +225,7 @@ def main() -> None:
     def emit(row):
         results.append(row)
         n, style, run, took, changed, ld = row
-        print(f"{n:>8} {2 * n:>8}  {style:<14} {run:<26} {took:>8.1f} {changed:>8} "
+        print(f"{n:>8} {2 * n:>8}  {style:<14} {run:<26} {took:>8.2f} {changed:>8} "
               f"{ld:>5}", flush=True)
 
     for size in sizes:
@@ -217,7 +234,12 @@ def main() -> None:
         return next((r[3] for r in results if r[:3] == (n, style, run)), None)
 
     for n in sizes:
+        item = pick(n, "calibration", "s per remote loop item")
         ours = pick(n, "roles", "no-op")
+        if item and ours:
+            print(f"{n} tenants: no-op = {ours / item:.0f} remote loop items' worth "
+                  f"(at 0.2 s per item: {ours / item * 0.2:.1f} s); a loop over one resource "
+                  f"costs {n} items")
         loop = pick(n, "loop baseline", "vhosts only, no-op")
         batched = pick(n, "batched", "vhosts only, no-op")
         if ours and loop:
