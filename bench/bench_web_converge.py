@@ -201,8 +201,13 @@ def measure(size: int, baseline: bool, pw: str, emit) -> list[tuple]:
                     add(size, style, "vhosts only, from scratch", took, changed, load())
                     took, changed = playbook(inv, str(book), *extra)
                     add(size, style, "vhosts only, no-op", took, changed, load())
-    finally:
+    except SystemExit:
+        if os.environ.get("BENCH_KEEP_LAB"):
+            print(f"lab {LAB} kept for a look: oemhost lab --name {LAB} ssh node1 ...")
+            raise
         lab("down", check=False)
+        raise
+    lab("down", check=False)
     return rows
 
 
