@@ -201,11 +201,11 @@ def measure(size: int, baseline: bool, pw: str, emit) -> list[tuple]:
                     add(size, style, "vhosts only, from scratch", took, changed, load())
                     took, changed = playbook(inv, str(book), *extra)
                     add(size, style, "vhosts only, no-op", took, changed, load())
-    except SystemExit:
-        if os.environ.get("BENCH_KEEP_LAB"):
-            print(f"lab {LAB} kept for a look: oemhost lab --name {LAB} ssh node1 ...")
-            raise
-        lab("down", check=False)
+    except BaseException:
+        if os.environ.get("BENCH_KEEP_LAB"):  # to look at a failure; `lab down` it after
+            print(f"lab {LAB} kept: oemhost lab --name {LAB} ssh node1 ...", flush=True)
+        else:
+            lab("down", check=False)
         raise
     lab("down", check=False)
     return rows
