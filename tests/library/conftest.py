@@ -1,0 +1,41 @@
+"""Helpers for the tests of our Ansible modules: import one as a Python module, or run it
+for real as Ansible does (a JSON file of arguments), in check mode or not."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LIBRARY = Path(__file__).resolve().parents[2] / "library"
+
+
+def load_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, LIBRARY / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def run_module(tmp_path):
+    """run_module(name, args, check=False, diff=True) -> the module's JSON result."""
+
+    def run(name: str, args: dict, *, check: bool = False, diff: bool = True) -> dict:
+        payload = dict(args, _ansible_check_mode=check, _ansible_diff=diff,
+                       _ansible_tmpdir=str(tmp_path))
+        argfile = tmp_path / f"{name}-args.json"
+        argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
+        proc = subprocess.run([sys.executable, str(LIBRARY / f"{name}.py"), str(argfile)],
+                              capture_output=True, text=True, timeout=120)
+        try:
+            return json.loads(proc.stdout)
+        except json.JSONDecodeError as exc:
+            raise AssertionError(f"{name}: no JSON result: {proc.stdout} {proc.stderr}") from exc
+
+    return run
