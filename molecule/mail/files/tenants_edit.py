@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Write a changed copy of the scenario's tenant list as an extra-vars file.
+
+  tenants_edit.py BASE.json OUT.json [--mailbox ADDRESS FIELD JSON]... [--tenant ID FIELD JSON]...
+
+BASE.json is {"oemhost_tenants": [...]} as the verify step dumped it from the inventory;
+each edit sets FIELD of one mailbox (by address) or one tenant (by id) to a JSON value.
+The result stands for "the inventory after the store changed it" in nested runs.
+"""
+
+import argparse
+import json
+import sys
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("base")
+    parser.add_argument("out")
+    parser.add_argument("--mailbox", nargs=3, action="append", default=[],
+                        metavar=("ADDRESS", "FIELD", "JSON"))
+    parser.add_argument("--tenant", nargs=3, action="append", default=[],
+                        metavar=("ID", "FIELD", "JSON"))
+    args = parser.parse_args()
+    with open(args.base) as f:
+        data = json.load(f)
+    tenants = data["oemhost_tenants"]
+    for tid, field, value in args.tenant:
+        tenant = next(t for t in tenants if t["id"] == tid)
+        tenant[field] = json.loads(value)
+    for address, field, value in args.mailbox:
+        box = next(b for t in tenants for b in t.get("mailboxes") or [] if b["address"] == address)
+        box[field] = json.loads(value)
+    with open(args.out, "w") as f:
+        json.dump({"oemhost_tenants": tenants}, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
