@@ -38,7 +38,7 @@ def split_address(address: object) -> tuple[str, str] | None:
     if not isinstance(address, str) or address.count("@") != 1:
         return None
     local, domain = address.split("@")
-    if not LOCAL_PART.match(local) or not DOMAIN.match(domain):
+    if not LOCAL_PART.fullmatch(local) or not DOMAIN.fullmatch(domain):
         return None
     return local, domain
 
@@ -130,7 +130,7 @@ def mail_state(tenants: object, passwd: Mapping | None = None, *,
 
     for index, tenant in enumerate(tenants):
         tid = tenant.get("id") if isinstance(tenant, Mapping) else None
-        if not isinstance(tid, str) or not TENANT_ID.match(tid):
+        if not isinstance(tid, str) or not TENANT_ID.fullmatch(tid):
             errors.append(f"oemhost_tenants[{index}]: id: must match {TENANT_ID.pattern}")
             continue
 
@@ -159,7 +159,7 @@ def mail_state(tenants: object, passwd: Mapping | None = None, *,
         owned: set[str] = set()
         for dindex, domain in enumerate(tenant.get("domains") or []):
             name = domain.get("name") if isinstance(domain, Mapping) else None
-            if not isinstance(name, str) or not DOMAIN.match(name):
+            if not isinstance(name, str) or not DOMAIN.fullmatch(name):
                 err(f"domains[{dindex}].name", "not a valid lowercase (punycode) domain name")
                 continue
             if name in domains and domains[name] != tid:
@@ -200,7 +200,7 @@ def mail_state(tenants: object, passwd: Mapping | None = None, *,
                 err(f"{where}.address", f"{address} is defined twice")
                 continue
             pw = box.get("password_hash")
-            if not isinstance(pw, str) or not DOVECOT_HASH.match(pw):
+            if not isinstance(pw, str) or not DOVECOT_HASH.fullmatch(pw):
                 # never echo the value: it is a password hash
                 err(f"{where}.password_hash", "must be a Dovecot {SHA512-CRYPT}$6$... hash")
                 continue
