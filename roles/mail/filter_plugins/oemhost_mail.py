@@ -16,6 +16,7 @@ The functions are plain Python so that tests/roles/mail/ can call them directly.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 
@@ -98,17 +99,14 @@ def _locked(value: object, err) -> dict | None:
     return {"login": login}
 
 
-def mail_state(tenants: object, passwd: Mapping | None = None, *,
-               hosting_root: str = "/srv/hosting",
-               default_limits: Mapping | None = None,
-               max_forwards: int = 20) -> dict:
-    """Validate the tenants' mail state and return what the role renders.
+def mail_state(tenants: object, *, hosting_root: str = "/srv/hosting",
+               default_limits: Mapping | None = None, max_forwards: int = 20) -> dict:
+    """Validate the tenants' mail state and return it flattened.
 
-    ``passwd`` is ``getent_passwd`` from ``ansible.builtin.getent`` (user -> [pw, uid, gid,
-    ...]); when given, every mail tenant must have its system user. Returns a dict with
-    ``errors`` (list of strings), ``domains``, ``tls_domains``, ``mailboxes``, ``forwards``,
-    ``locked``, ``refused_senders``, ``rate_limits`` and ``tenants`` (ids of tenants with
-    mail), all sorted so the rendered files only change when the state does.
+    Returns a dict with ``errors`` (list of strings), ``domains``, ``tls_domains``,
+    ``mailboxes``, ``forwards``, ``locked``, ``refused_senders``, ``rate_limits`` and
+    ``tenants`` (ids of tenants with mail, whose system users must exist on the node), all
+    sorted so the rendered files only change when the state does.
     """
     default_limits = dict(default_limits or {})
     errors: list[str] = []
@@ -173,14 +171,6 @@ def mail_state(tenants: object, passwd: Mapping | None = None, *,
                 tls_domains.add(name)
         mail_tenants.append(tid)
 
-        uid = gid = None
-        if passwd is not None:
-            entry = passwd.get(tid)
-            if not entry or len(entry) < 3:
-                err("id", "no system user on the node (role hosting_accounts creates it)")
-            else:
-                uid, gid = entry[1], entry[2]
-
         for bindex, box in enumerate(boxes):
             where = f"mailboxes[{bindex}]"
             if not isinstance(box, Mapping):
@@ -227,8 +217,9 @@ def mail_state(tenants: object, passwd: Mapping | None = None, *,
                 "address": address,
                 "tenant": tid,
                 "password_hash": pw,
-                "uid": uid,
-                "gid": gid,
+                # Dovecot resolves the tenant's user and group by name
+                "uid": tid,
+                "gid": tid,
                 "home": f"{hosting_root}/{tid}/mail/{domain}/{local}",
                 "quota_mb": quota,
                 "login": status == "active" and not (lock and lock["login"]),
@@ -258,6 +249,120 @@ def mail_state(tenants: object, passwd: Mapping | None = None, *,
     }
 
 
+def split_limits(rate_limits: Mapping, default_limits: Mapping) -> tuple[list, dict]:
+    """The daemon's default limits and its per-login exceptions.
+
+    The most common limits of the node's mailboxes (usually one plan's) become the
+    default, and only mailboxes with other limits are listed: the configuration stays
+    small, so the daemon restarts fast when a mailbox is added. Every SASL login is a
+    mailbox of the inventory, so no unknown login falls back to the default.
+    """
+    counts: dict[tuple, int] = {}
+    for limits in rate_limits.values():
+        key = tuple(tuple(pair) for pair in limits)
+        counts[key] = counts.get(key, 0) + 1
+    if counts:
+        best = min(counts, key=lambda k: (-counts[k], k))
+        common = [list(pair) for pair in best]
+    else:
+        common = [[int(default_limits["per_hour"]), HOUR], [int(default_limits["per_day"]), DAY]]
+    exceptions = {a: lim for a, lim in rate_limits.items()
+                  if [list(pair) for pair in lim] != common}
+    return common, exceptions
+
+
+def render_tables(state: Mapping, *, header: str, locked_text: str, suspended_text: str,
+                  rate_fail_text: str, default_limits: Mapping,
+                  policyd_database: str) -> dict[str, str]:
+    """The contents of the node's mail tables, built from a valid ``mail_state``.
+
+    Plain string building rather than Jinja templates: with thousands of mailboxes the
+    templating layer of Ansible, not the writing, was the cost of a converge (measured in
+    bench/bench_mail_converge.py). Every value here passed the patterns above.
+    """
+    head = "".join(f"# {line}\n" for line in header.splitlines())
+
+    def table(comment: str, lines) -> str:
+        return head + f"# Role mail: {comment}\n" + "".join(f"{line}\n" for line in lines)
+
+    passwd = table(
+        "one line per mailbox (address:hash:uid:gid::home::extra fields), hashes only.",
+        (f"{b['address']}:{b['password_hash']}:{b['uid']}:{b['gid']}::{b['home']}::"
+         f"userdb_quota_rule=*:storage={b['quota_mb']}M" + ("" if b["login"] else " nologin=y")
+         for b in state["mailboxes"]))
+    common, exceptions = split_limits(state["rate_limits"], default_limits)
+    policyd = {
+        "debug": False,
+        "user": "policyd-rate-limit",
+        "group": "postfix",
+        "pidfile": "/run/policyd-rate-limit/policyd-rate-limit.pid",
+        "backend": 0,
+        "sqlite_config": {"database": policyd_database},
+        "SOCKET": "/var/spool/postfix/ratelimit/policy",
+        "socket_permission": 0o660,
+        "limit_by_sasl": True,
+        "limit_by_sender": False,
+        "limit_by_ip": False,
+        "limited_networks": [],
+        "limits": common,
+        "limits_by_id": exceptions,
+        "success_action": "dunno",
+        "fail_action": f"defer_if_permit 4.7.1 {rate_fail_text}",
+        "db_error_action": "dunno",
+        "report": True,
+        "report_to": None,
+        "report_limits": [HOUR, DAY],
+        "report_only_if_needed": True,
+    }
+    policyd_text = (head + "# Role mail: sending limits per SASL login (recipients per hour / "
+                    "day) from each\n# mailbox's plan. JSON, a subset of YAML: no value can "
+                    "become YAML syntax. The\n# daemon runs with group postfix and a 0660 "
+                    "socket, so only Postfix can talk to it.\n"
+                    + json.dumps(policyd, indent=1, sort_keys=True) + "\n")
+    texts = {"locked": locked_text, "suspended": suspended_text}
+    return {
+        "domains": table("tenant domains whose plan has mail.",
+                         (f"{d} OK" for d in state["domains"])),
+        "mailboxes": table("mailboxes (recipient check) and the login owning each address.",
+                           (f"{b['address']} {b['address']}" for b in state["mailboxes"])),
+        "forwards": table("forwards; the mailbox keeps its own copy.",
+                          (f"{f['address']} {','.join([f['address'], *f['targets']])}"
+                           for f in state["forwards"])),
+        "refused_senders": table("SASL logins that may not send (locked in the inventory, "
+                                 "or of a suspended tenant).",
+                                 (f"{r['address']} REJECT {texts[r['why']]}"
+                                  for r in state["refused_senders"])),
+        "passwd": passwd,
+        "policyd": policyd_text,
+    }
+
+
+ONE_LINE = re.compile(r"[^\x00-\x1f\x7f]*")
+
+
+def mail_tables(tenants: object, settings: Mapping) -> dict:
+    """Filter ``oemhost_mail_tables``: validate, then render (nothing when invalid)."""
+    state = mail_state(tenants, hosting_root=settings["hosting_root"],
+                       default_limits=settings["default_limits"],
+                       max_forwards=int(settings["max_forwards"]))
+    # the provider's reply texts go into Postfix tables and the daemon's config
+    for name in ("locked_text", "suspended_text", "rate_fail_text"):
+        if not isinstance(settings[name], str) or not ONE_LINE.fullmatch(settings[name]):
+            state["errors"].append(f"mail__{name}: must be one line of text")
+    for key in ("per_hour", "per_day"):
+        value = settings["default_limits"].get(key)
+        if _int(value) is None or value < 1:
+            state["errors"].append(f"mail__rate_default_limits.{key}: must be a whole number >= 1")
+    files = {} if state["errors"] else render_tables(
+        state, header=settings["header"], locked_text=settings["locked_text"],
+        suspended_text=settings["suspended_text"], rate_fail_text=settings["rate_fail_text"],
+        default_limits=settings["default_limits"],
+        policyd_database=settings["policyd_database"])
+    return {"errors": state["errors"], "tenants": state["tenants"],
+            "tls_domains": state["tls_domains"], "files": files,
+            "counts": {"domains": len(state["domains"]), "mailboxes": len(state["mailboxes"])}}
+
+
 class FilterModule:
     def filters(self):
-        return {"oemhost_mail_state": mail_state}
+        return {"oemhost_mail_state": mail_state, "oemhost_mail_tables": mail_tables}

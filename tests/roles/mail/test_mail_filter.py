@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 
 import pytest
 
@@ -17,8 +18,6 @@ _spec.loader.exec_module(mail)
 HASH = "{SHA512-CRYPT}$6$rounds=5000$abcdefgh12345678$" + "A" * 86
 PLAN = {"mail": True, "max_mailboxes": 3, "max_mailbox_mb": 100,
         "mail_limits": {"per_hour": 200, "per_day": 2000}}
-PASSWD = {"shop1": ["x", "2001", "2001", "", "/srv/hosting/shop1", "/usr/sbin/nologin"],
-          "cafe2": ["x", "2002", "2002", "", "/srv/hosting/cafe2", "/usr/sbin/nologin"]}
 
 
 def box(address, **kw):
@@ -32,9 +31,8 @@ def tenant(tid, domains, boxes, **kw):
             "mailboxes": boxes, **kw}
 
 
-def state(tenants, passwd=PASSWD, **kw):
-    return mail.mail_state(tenants, passwd, default_limits={"per_hour": 100, "per_day": 1000},
-                           **kw)
+def state(tenants, **kw):
+    return mail.mail_state(tenants, default_limits={"per_hour": 100, "per_day": 1000}, **kw)
 
 
 def test_valid_state_is_flattened_sorted_and_complete():
@@ -51,7 +49,7 @@ def test_valid_state_is_flattened_sorted_and_complete():
         "info@cafe2.example", "info@xn--wgv71a.example", "sales@shop1.example"]
     info = out["mailboxes"][1]
     assert info["home"] == "/srv/hosting/shop1/mail/xn--wgv71a.example/info"
-    assert (info["uid"], info["gid"], info["quota_mb"]) == ("2001", "2001", 100)
+    assert (info["uid"], info["gid"], info["quota_mb"]) == ("shop1", "shop1", 100)
     assert info["login"] and info["send"]
     assert out["forwards"] == [{"address": "sales@shop1.example",
                                 "targets": ["a@elsewhere.example"]}]
@@ -161,13 +159,6 @@ def test_bad_tenant_id_and_domain_name():
     ]
 
 
-def test_tenant_without_system_user():
-    out = state([tenant("shop1", ["shop1.example"], [box("a@shop1.example")]),
-                 tenant("new3", ["new3.example"], [box("a@new3.example")])])
-    assert out["errors"] == ["new3: id: no system user on the node (role hosting_accounts "
-                             "creates it)"]
-
-
 def test_locks_and_suspension():
     out = state([
         tenant("shop1", ["shop1.example"], [
@@ -223,3 +214,76 @@ def test_tls_domains_for_sni():
 def test_not_a_list():
     assert state({"id": "shop1"})["errors"] == ["oemhost_tenants: must be a list of tenant records"]
     assert state(None)["errors"] == []
+
+
+SETTINGS = {"hosting_root": "/srv/hosting", "default_limits": {"per_hour": 100, "per_day": 1000},
+            "max_forwards": 20, "header": "Managed\nby test", "locked_text": "locked [x]",
+            "suspended_text": "suspended [y]", "rate_fail_text": "slow down [z]",
+            "policyd_database": "/var/lib/p/db.sqlite3"}
+
+
+def test_tables_are_rendered_exactly():
+    t1 = tenant("shop1", ["shop1.example"], [
+        box("info@shop1.example", forwards=["a@x.example"],
+            locked={"reason": "spam\nREJECT all", "at": "now", "by": "monitor"}),
+        box("sales@shop1.example", quota_mb=20)])
+    t2 = tenant("cafe2", ["cafe2.example"], [box("x@cafe2.example")], status="suspended")
+    t2["limits"]["mail_limits"] = {"per_hour": 5, "per_day": 8}
+    out = mail.mail_tables([t1, t2], SETTINGS)
+    assert out["errors"] == [] and out["tenants"] == ["cafe2", "shop1"]
+    files = out["files"]
+    head = "# Managed\n# by test\n"
+    assert files["domains"] == head + ("# Role mail: tenant domains whose plan has mail.\n"
+                                       "cafe2.example OK\nshop1.example OK\n")
+    assert files["mailboxes"].endswith("\ninfo@shop1.example info@shop1.example\n"
+                                       "sales@shop1.example sales@shop1.example\n"
+                                       "x@cafe2.example x@cafe2.example\n")
+    assert files["forwards"].endswith("\ninfo@shop1.example info@shop1.example,a@x.example\n")
+    # the lock's reason is inventory data: it never reaches a table
+    assert "spam" not in "".join(files.values())
+    assert files["refused_senders"].endswith("\ninfo@shop1.example REJECT locked [x]\n"
+                                             "x@cafe2.example REJECT suspended [y]\n")
+    lines = [ln for ln in files["passwd"].splitlines() if not ln.startswith("#")]
+    assert lines == [
+        f"info@shop1.example:{HASH}:shop1:shop1::/srv/hosting/shop1/mail/shop1.example/info::"
+        "userdb_quota_rule=*:storage=50M",
+        f"sales@shop1.example:{HASH}:shop1:shop1::/srv/hosting/shop1/mail/shop1.example/sales::"
+        "userdb_quota_rule=*:storage=20M",
+        f"x@cafe2.example:{HASH}:cafe2:cafe2::/srv/hosting/cafe2/mail/cafe2.example/x::"
+        "userdb_quota_rule=*:storage=50M nologin=y",
+    ]
+    body = json.loads("".join(ln + "\n" for ln in files["policyd"].splitlines()
+                              if not ln.startswith("#")))
+    assert body["limits"] == [[200, 3600], [2000, 86400]]            # the common plan
+    assert body["limits_by_id"] == {"x@cafe2.example": [[5, 3600], [8, 86400]]}
+    assert body["fail_action"] == "defer_if_permit 4.7.1 slow down [z]"
+    assert body["group"] == "postfix" and body["socket_permission"] == 0o660
+    assert body["sqlite_config"] == {"database": "/var/lib/p/db.sqlite3"}
+
+
+def test_invalid_state_renders_nothing():
+    out = mail.mail_tables([tenant("shop1", ["shop1.example"], [box("a@x.example")])], SETTINGS)
+    assert out["files"] == {} and len(out["errors"]) == 1
+
+
+@pytest.mark.parametrize("name", ["locked_text", "suspended_text", "rate_fail_text"])
+def test_provider_texts_must_be_one_line(name):
+    out = mail.mail_tables([], {**SETTINGS, name: "two\nlines"})
+    assert out["errors"] == [f"mail__{name}: must be one line of text"] and out["files"] == {}
+
+
+def test_default_limits_are_checked():
+    out = mail.mail_tables([], {**SETTINGS, "default_limits": {"per_hour": 0, "per_day": 5}})
+    assert out["errors"] == ["mail__rate_default_limits.per_hour: must be a whole number >= 1"]
+
+
+def test_common_limits_become_the_default():
+    common, exceptions = mail.split_limits(
+        {"a": [[5, 3600], [8, 86400]], "b": [[9, 3600], [9, 86400]],
+         "c": [[9, 3600], [9, 86400]]}, {"per_hour": 1, "per_day": 2})
+    assert common == [[9, 3600], [9, 86400]] and exceptions == {"a": [[5, 3600], [8, 86400]]}
+    # a tie picks the smaller limits, so the result does not depend on order
+    common, _ = mail.split_limits({"a": [[9, 3600], [9, 86400]], "b": [[5, 3600], [8, 86400]]},
+                                  {"per_hour": 1, "per_day": 2})
+    assert common == [[5, 3600], [8, 86400]]
+    assert mail.split_limits({}, {"per_hour": 1, "per_day": 2}) == ([[1, 3600], [2, 86400]], {})
