@@ -5,12 +5,34 @@
 
 BASE.json is {"oemhost_tenants": [...]} as the verify step dumped it from the inventory;
 each edit sets FIELD of one mailbox (by address) or one tenant (by id) to a JSON value.
-The result stands for "the inventory after the store changed it" in nested runs.
+The result stands for an inventory the store would not write (a bad value, a lock field
+the store does not have yet) in nested runs. Extra vars are trusted by Ansible, so every
+string is written in the inert form {"__ansible_unsafe": ...}, as the plugins' values are.
 """
 
 import argparse
 import json
 import sys
+
+
+def plain(value):
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def inert(value):
+    if isinstance(value, str):
+        return {"__ansible_unsafe": value}
+    if isinstance(value, dict):
+        return {k: inert(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [inert(v) for v in value]
+    return value
 
 
 def main() -> int:
@@ -23,7 +45,7 @@ def main() -> int:
                         metavar=("ID", "FIELD", "JSON"))
     args = parser.parse_args()
     with open(args.base) as f:
-        data = json.load(f)
+        data = plain(json.load(f))
     tenants = data["oemhost_tenants"]
     for tid, field, value in args.tenant:
         tenant = next(t for t in tenants if t["id"] == tid)
@@ -32,7 +54,7 @@ def main() -> int:
         box = next(b for t in tenants for b in t.get("mailboxes") or [] if b["address"] == address)
         box[field] = json.loads(value)
     with open(args.out, "w") as f:
-        json.dump({"oemhost_tenants": tenants}, f)
+        json.dump({"oemhost_tenants": inert(tenants)}, f)
     return 0
 
 

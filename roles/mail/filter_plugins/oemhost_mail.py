@@ -24,8 +24,12 @@ TENANT_ID = re.compile(r"^[a-z][a-z0-9]{2,15}$")
 # one DNS label: letters, digits, inner hyphens (punycode "xn--" labels included)
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 DOMAIN = re.compile(rf"^(?=.{{4,253}}$){_LABEL}(?:\.{_LABEL})*\.[a-z][a-z0-9-]{{1,62}}(?<!-)$")
-# local part: lowercase ASCII letters, digits and . _ - (no leading, trailing or double dot)
-LOCAL_PART = re.compile(r"^(?=.{1,64}$)[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$")
+# a mailbox's local part, as the store allows it (oemhost/store/validate.py MAIL_LOCAL_RE):
+# lowercase ASCII letters, digits and . _ + -, starting with a letter or digit, no dot last
+# or doubled. `+` is part of the name: the node does no sub-addressing.
+LOCAL_PART = re.compile(r"[a-z0-9](?:[a-z0-9_+-]|\.(?=[a-z0-9_+-])){0,63}")
+# a forwarding target's local part may also hold capitals (FORWARD_LOCAL_RE)
+FORWARD_LOCAL_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_+-]|\.(?=[A-Za-z0-9_+-])){0,63}")
 # Dovecot's SHA512-CRYPT as the store writes it (oemhost.store.hashing)
 DOVECOT_HASH = re.compile(
     r"^\{SHA512-CRYPT\}\$6\$(?:rounds=[0-9]{4,9}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$")
@@ -34,12 +38,12 @@ HOUR = 3600
 DAY = 86400
 
 
-def split_address(address: object) -> tuple[str, str] | None:
-    """``(local, domain)`` of a valid, lowercase address, else ``None``."""
+def split_address(address: object, local_re: re.Pattern = LOCAL_PART) -> tuple[str, str] | None:
+    """``(local, domain)`` of a valid address (lowercase domain), else ``None``."""
     if not isinstance(address, str) or address.count("@") != 1:
         return None
     local, domain = address.split("@")
-    if not LOCAL_PART.fullmatch(local) or not DOMAIN.fullmatch(domain):
+    if not local_re.fullmatch(local) or not DOMAIN.fullmatch(domain):
         return None
     return local, domain
 
@@ -154,6 +158,8 @@ def mail_state(tenants: object, *, hosting_root: str = "/srv/hosting",
             err("mailboxes", f"{len(boxes)} mailboxes, the plan allows "
                              f"{limits['max_mailboxes']}")
 
+        disk = tenant.get("disk")
+        mail_mb = _int(disk.get("mail_mb")) if isinstance(disk, Mapping) else None
         owned: set[str] = set()
         for dindex, domain in enumerate(tenant.get("domains") or []):
             name = domain.get("name") if isinstance(domain, Mapping) else None
@@ -180,7 +186,7 @@ def mail_state(tenants: object, *, hosting_root: str = "/srv/hosting",
             parts = split_address(address)
             if parts is None:
                 err(f"{where}.address", "not a valid lowercase address "
-                                        "(letters, digits, . _ - before the @)")
+                                        "(letters, digits, . _ + - before the @)")
                 continue
             if parts[1] not in owned:
                 err(f"{where}.address", f"{address}: the domain {parts[1]} is not one of "
@@ -202,11 +208,16 @@ def mail_state(tenants: object, *, hosting_root: str = "/srv/hosting",
                 err(f"{where}.quota_mb", f"{quota} MB is above the plan's mailbox size "
                                          f"{limits['max_mailbox_mb']} MB")
                 continue
+            if mail_mb is not None and quota > mail_mb:
+                err(f"{where}.quota_mb", f"{quota} MB is above the tenant's mail area "
+                                         f"{mail_mb} MB (disk.mail_mb)")
+                continue
             targets = box.get("forwards") or []
             if not isinstance(targets, list) or len(targets) > max_forwards:
                 err(f"{where}.forwards", f"must be a list of at most {max_forwards} addresses")
                 continue
-            bad = [i for i, t in enumerate(targets) if split_address(t) is None or t == address]
+            bad = [i for i, t in enumerate(targets)
+                   if split_address(t, FORWARD_LOCAL_PART) is None or t == address]
             if bad:
                 err(f"{where}.forwards[{bad[0]}]", "not a valid lowercase address "
                                                    "(or the mailbox itself)")

@@ -104,6 +104,7 @@ def test_a_plan_without_mail_and_no_mailboxes_serves_no_domain():
 @pytest.mark.parametrize("address", [
     "Info@shop1.example", "info@shop1.example\nsmtpd_relay_restrictions = permit",
     "in fo@shop1.example", "info:x@shop1.example", "info@@shop1.example", ".info@shop1.example",
+    "-info@shop1.example", "info.@shop1.example", "INFO@shop1.example", "info,x@shop1.example",
     "info..x@shop1.example", "info@shop1.example ", "{{ lookup('pipe', 'id') }}@shop1.example",
     "info", 42, "info@shop1.example\n", "info\n@shop1.example",
 ])
@@ -112,6 +113,22 @@ def test_addresses_that_could_inject_are_refused(address):
     assert len(out["errors"]) == 1
     assert out["errors"][0].startswith("shop1: mailboxes[0].address: not a valid lowercase")
     assert out["mailboxes"] == []
+
+
+@pytest.mark.parametrize("address", ["a+b@shop1.example", "a_b-c.d@shop1.example",
+                                     "a-@shop1.example"])
+def test_addresses_the_store_allows_are_accepted(address):
+    # forwarding targets keep their capitals (the store keeps the local part as given)
+    mailbox = box(address, forwards=["John.Doe+x@mail.example"])
+    out = state([tenant("shop1", ["shop1.example"], [mailbox])])
+    assert out["errors"] == [] and out["mailboxes"][0]["address"] == address
+
+
+def test_quota_above_the_mail_area():
+    out = state([tenant("shop1", ["shop1.example"], [box("a@shop1.example", quota_mb=60)],
+                        disk={"web_mb": 100, "mail_mb": 50})])
+    assert out["errors"] == ["shop1: mailboxes[0].quota_mb: 60 MB is above the tenant's mail "
+                             "area 50 MB (disk.mail_mb)"]
 
 
 @pytest.mark.parametrize("pw", ["$6$abc$def", HASH + "\nx:y", HASH + "\n", "{PLAIN}secret", "",
