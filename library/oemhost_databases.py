@@ -498,6 +498,19 @@ def mariadb_grant_complete(row):
         v == "Y" for k, v in privs.items() if k != "Grant_priv")
 
 
+def mariadb_user_state(row):
+    """UserState from a mysql.global_priv row read with the a_* JSON_VALUE columns.
+
+    JSON_VALUE gives JSON booleans as 1/0 (MariaDB 10.11), missing keys as NULL.
+    """
+    pw = row["a_auth"] if row["a_plugin"] == "mysql_native_password" else None
+    return UserState(
+        pw, locked=str(row["a_locked"]).lower() in ("1", "true"),
+        connection_limit=int(row["a_maxconn"] or 0),
+        require_tls=str(row["a_ssl"] or "0") == "1",
+        elevated=int(row["a_access"] or 0) != 0)
+
+
 class MariaDB:
     def __init__(self, module, socket, user_host, require_tls, connection_limit):
         import pymysql  # noqa: PLC0415 - only on the node, only for this engine
@@ -522,21 +535,16 @@ class MariaDB:
             if owner_of(row["n"]):
                 state.databases[row["n"]] = DbState(marker_tenant(row["c"]))
         for row in self.q(
-                "SELECT User AS u, JSON_VALUE(Priv, '$.plugin') AS plugin, "
-                "JSON_VALUE(Priv, '$.authentication_string') AS auth, "
-                "JSON_VALUE(Priv, '$.account_locked') AS locked, "
-                "JSON_VALUE(Priv, '$.ssl_type') AS ssl, "
-                "JSON_VALUE(Priv, '$.max_user_connections') AS maxconn, "
-                "JSON_VALUE(Priv, '$.access') AS access "
+                "SELECT User AS u, JSON_VALUE(Priv, '$.plugin') AS a_plugin, "
+                "JSON_VALUE(Priv, '$.authentication_string') AS a_auth, "
+                "JSON_VALUE(Priv, '$.account_locked') AS a_locked, "
+                "JSON_VALUE(Priv, '$.ssl_type') AS a_ssl, "
+                "JSON_VALUE(Priv, '$.max_user_connections') AS a_maxconn, "
+                "JSON_VALUE(Priv, '$.access') AS a_access "
                 "FROM mysql.global_priv WHERE Host = %s", (self.host,)):
             if not owner_of(row["u"]):
                 continue
-            pw = row["auth"] if row["plugin"] == "mysql_native_password" else None
-            state.users[row["u"]] = UserState(
-                pw, locked=row["locked"] == "true",
-                connection_limit=int(row["maxconn"] or 0),
-                require_tls=str(row["ssl"] or "0") == "1",
-                elevated=int(row["access"] or 0) != 0)
+            state.users[row["u"]] = mariadb_user_state(row)
         for row in self.q("SELECT * FROM mysql.db WHERE Host = %s", (self.host,)):
             user = row["User"]
             if owner_of(user):

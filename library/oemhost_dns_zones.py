@@ -584,6 +584,7 @@ def run_module():
                 os.unlink(tmp)
             module.fail_json(msg=f"zone {name}: {exc}", **result)
         if err:
+            err = err.replace(tmp, path)
             os.unlink(tmp)
             result["failed_zones"][name] = f"tenant {zone.tenant}: zone {name}: {err}"
             if old is not None:

@@ -4,7 +4,8 @@
 Shaped exactly like docs/INVENTORY.md / docs/ARCHITECTURE.md (``oemhost_node``,
 ``oemhost_tenants`` with ``limits`` = the plan resolved, ``oemhost_removed_tenants``). The
 database hashes are computed here from the known passwords in PASSWORDS, which the verify
-playbook logs in with. Usage: state.py NODE_ADDRESS OUT.json
+playbook logs in with (they are written beside, to passwords.json, for it alone).
+Usage: state.py NODE_ADDRESS OUTDIR
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def domain(name: str, aliases: list[str]) -> dict:
 
 
 def main() -> None:
-    address, out = sys.argv[1], Path(sys.argv[2])
+    address, outdir = sys.argv[1], Path(sys.argv[2])
     state = {
         "oemhost_node": {
             "name": "node1", "address": address, "services": ["mariadb", "postgresql", "dns"],
@@ -90,8 +91,10 @@ def main() -> None:
         ],
         "oemhost_removed_tenants": [],
     }
-    out.write_text(json.dumps(state, ensure_ascii=False, indent=1))
-    out.chmod(0o600)
+    for name, data in (("state.json", state), ("passwords.json", PASSWORDS)):
+        path = outdir / name
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=1))
+        path.chmod(0o600)
 
 
 if __name__ == "__main__":
