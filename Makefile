@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HOST_PACKAGES := systemd-container debootstrap btrfs-progs iproute2 openssh-client git \
-                 chromium rsync bind9-dnsutils iputils-ping
+                 chromium rsync bind9-dnsutils iputils-ping bind9-utils mariadb-client postgresql-client
 BENCH_PACKAGES := monitoring-plugins-basic monitoring-plugins-standard
 
 help:

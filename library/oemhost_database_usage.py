@@ -69,7 +69,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-OBJECT_RE = re.compile(r"^([a-z][a-z0-9]{2,15})_[a-z0-9]{1,16}$")
+OBJECT_RE = re.compile(r"^([a-z][a-z0-9]{2,15})_[a-z0-9]{1,16}\Z")
 MARKER_PREFIX = "oemhost:"
 DEFAULT_SOCKET = {"mariadb": "/run/mysqld/mysqld.sock", "postgresql": "/var/run/postgresql"}
 

@@ -225,18 +225,18 @@ from dataclasses import dataclass, field
 
 from ansible.module_utils.basic import AnsibleModule
 
-TENANT_RE = re.compile(r"^[a-z][a-z0-9]{2,15}$")
+TENANT_RE = re.compile(r"^[a-z][a-z0-9]{2,15}\Z")
 #: a database or user name: the tenant id, "_", a suffix; group 1 is the tenant
-OBJECT_RE = re.compile(r"^([a-z][a-z0-9]{2,15})_[a-z0-9]{1,16}$")
+OBJECT_RE = re.compile(r"^([a-z][a-z0-9]{2,15})_[a-z0-9]{1,16}\Z")
 HASH_RE = {
-    "mariadb": re.compile(r"^\*[0-9A-F]{40}$"),
+    "mariadb": re.compile(r"^\*[0-9A-F]{40}\Z"),
     "postgresql": re.compile(
-        r"^SCRAM-SHA-256\$[1-9][0-9]{3,6}:[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$"),
+        r"^SCRAM-SHA-256\$[1-9][0-9]{3,6}:[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=\Z"),
 }
 #: anything in an error text that could be a hash is masked before it is returned
 _HASHY_RE = re.compile(r"\*[0-9A-Fa-f]{40}|SCRAM-SHA-256\$[^\s'\"]+")
-HOST_RE = re.compile(r"^(?:%|localhost|[A-Za-z0-9.:%_-]{1,255})$")
-LOCALE_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+HOST_RE = re.compile(r"^(?:%|localhost|[A-Za-z0-9.:%_-]{1,255})\Z")
+LOCALE_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
 MARKER_PREFIX = "oemhost:"
 DEFAULT_SOCKET = {"mariadb": "/run/mysqld/mysqld.sock", "postgresql": "/var/run/postgresql"}
 

@@ -177,13 +177,13 @@ from dataclasses import dataclass
 
 from ansible.module_utils.basic import AnsibleModule
 
-TENANT_RE = re.compile(r"^[a-z][a-z0-9]{2,15}$")
-LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-OWNER_LABEL_RE = re.compile(r"^(?:\*|_?[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)$")
+TENANT_RE = re.compile(r"^[a-z][a-z0-9]{2,15}\Z")
+LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+OWNER_LABEL_RE = re.compile(r"^(?:\*|_?[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)\Z")
 TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA")
 #: rdata of the non-TXT types: no zone-file syntax (; ( ) $ " \ newline) can get in
-PLAIN_VALUE_RE = re.compile(r"^[A-Za-z0-9._:*-]+(?: [A-Za-z0-9._:*-]+)*$")
-CAA_VALUE_RE = re.compile(r'^[0-9]{1,3} [A-Za-z0-9]{1,15} "[\x20\x21\x23-\x5b\x5d-\x7e]*"$')
+PLAIN_VALUE_RE = re.compile(r"^[A-Za-z0-9._:*-]+(?: [A-Za-z0-9._:*-]+)*\Z")
+CAA_VALUE_RE = re.compile(r'^[0-9]{1,3} [A-Za-z0-9]{1,15} "[\x20\x21\x23-\x5b\x5d-\x7e]*"\Z')
 SERIAL_RE = re.compile(r"^\s+(\d{1,10})\s+; serial$", re.M)
 TENANT_HEADER_RE = re.compile(r"^; tenant: ([a-z][a-z0-9]{2,15})$", re.M)
 MIN_TTL, MAX_TTL = 60, 604800
@@ -514,7 +514,7 @@ def run_module():
                             mail_host=p["mail_host"], default_ttl=p["default_ttl"])
         hm = p["hostmaster"]
         if hm and not (hostname_ok(hm) or (hm.count("@") == 1 and hostname_ok(
-                hm.split("@")[1]) and re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", hm.split("@")[0]))):
+                hm.split("@")[1]) and re.match(r"^[a-z0-9][a-z0-9._-]{0,63}\Z", hm.split("@")[0]))):
             raise InputError(f"hostmaster: {hm!r} is not a mail address or host name")
         ttl_of(p["default_ttl"], "default", 3600)
         for key, value in p["soa"].items():
