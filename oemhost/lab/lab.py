@@ -243,16 +243,19 @@ class Lab:
 
     # -- building ----------------------------------------------------------------------
     def _create(self, count: int, rootfs: Path) -> LabState:
-        subnet = _pick_subnet(self.lab_id)
-        hosts = list(subnet.hosts())
         bridge = f"{self.prefix}br"
-        state = LabState(name=self.name, lab_id=self.lab_id, subnet=str(subnet),
-                         bridge=bridge, image=str(rootfs))
         (self.dir / "nodes").mkdir(parents=True, exist_ok=True)
-        self._save_state(state)  # from here on, sweep knows what to remove
         self._make_key()
-        run(["ip", "link", "add", bridge, "type", "bridge"])
-        run(["ip", "addr", "add", f"{hosts[0]}/{subnet.prefixlen}", "dev", bridge])
+        # the choice of a free /24 and taking it must not race with another lab's
+        with open("/run/oemhost-lab-net.lock", "w") as netlock:
+            fcntl.flock(netlock, fcntl.LOCK_EX)
+            subnet = _pick_subnet(self.lab_id)
+            state = LabState(name=self.name, lab_id=self.lab_id, subnet=str(subnet),
+                             bridge=bridge, image=str(rootfs))
+            self._save_state(state)  # from here on, sweep knows what to remove
+            hosts = list(subnet.hosts())
+            run(["ip", "link", "add", bridge, "type", "bridge"])
+            run(["ip", "addr", "add", f"{hosts[0]}/{subnet.prefixlen}", "dev", bridge])
         run(["ip", "link", "set", bridge, "up"])
         for i in range(1, count + 1):
             name = f"node{i}"
@@ -354,17 +357,31 @@ class Lab:
             return False
 
     def _wait_ssh(self, state: LabState, only: list[NodeState] | None = None,
-                  timeout: float = 90) -> None:
+                  timeout: float = 120) -> None:
         for n in only or list(state.nodes.values()):
-            def ready(n=n) -> bool:
+            last = {"why": "port 22 closed"}
+
+            def ready(n=n, last=last) -> bool:
                 if not _pid_alive(n.pid):
                     raise LabError(f"{n.name} stopped while booting; see "
                                    f"{self.node_dir(n.name) / 'console.log'}")
-                if not self._ssh_port_open(n.address, 1):
+                if not self._ssh_port_open(n.address, 2):
                     return False
-                return self.ssh(n.name, "systemctl is-system-running --wait >/dev/null; "
-                                "true", timeout=60).returncode == 0
-            _wait(ready, timeout, f"{n.name} did not answer SSH within {timeout:.0f} s")
+                try:
+                    proc = self.ssh(n.name, "systemctl is-system-running --wait >/dev/null; "
+                                    "true", timeout=60)
+                except subprocess.TimeoutExpired:
+                    last["why"] = "ssh timed out"
+                    return False
+                last["why"] = proc.stderr.strip()[-200:] or f"ssh exit {proc.returncode}"
+                if "Host key verification failed" in proc.stderr:
+                    raise LabError(f"{n.name} ({n.address}): another host answers there "
+                                   "(host key mismatch)")
+                return proc.returncode == 0
+            _wait(ready, timeout, None)
+            if not ready():
+                raise LabError(f"{n.name} did not answer SSH within {timeout:.0f} s "
+                               f"({last['why']}); see {self.node_dir(n.name) / 'console.log'}")
 
     def ssh(self, node: str, command: str, *, timeout: float = 60,
             check: bool = False) -> subprocess.CompletedProcess[str]:
