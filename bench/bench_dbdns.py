@@ -90,7 +90,8 @@ def write_inventory(inv: Path, node: dict, key: str, state: list[dict]) -> None:
 
 def playbook(inv: Path, play: str, *extra: str) -> tuple[float, str]:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_roles")
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_roles,ansible.posix.profile_tasks",
+               PROFILE_TASKS_TASK_OUTPUT_LIMIT="all")
     start = time.monotonic()
     proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inv), play, *extra],
                           capture_output=True, text=True, env=env, cwd=ROOT)
@@ -111,6 +112,20 @@ def roles(out: str) -> str:
     return ", ".join(f"{r} {s} s" for r, s in found)
 
 
+#: the batched tasks whose own time is worth seeing
+BATCHED = re.compile(r"^(mariadb|postgresql|dns) : (Reconcile|Write, check and load|Check the "
+                     r"tenants)[^-]*?-+ (\d+\.\d+)s", re.M)
+
+
+def batched(out: str) -> str:
+    label = {"Reconcile": "apply", "Write, check and load": "apply", "Check the tenants": "check"}
+    return "; ".join(f"{role} {label[what]} {secs} s" for role, what, secs in BATCHED.findall(out))
+
+
+def load() -> str:
+    return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     site = str(ROOT / "playbooks" / "site.yml")
@@ -125,10 +140,13 @@ def main() -> None:
             print(f"node1: {n} tenants, {2 * n} databases (MariaDB {n}, PostgreSQL {n}), "
                   f"{n} zones")
 
+            print(f"(2 shared cores; {load()} at start)")
             took, out = playbook(inv, site)
             print(f"first converge:  {took:7.1f} s  ({recap(out)}; {roles(out)})")
+            print(f"    batched tasks: {batched(out)}")
             took, out = playbook(inv, site)
             print(f"no-op converge:  {took:7.1f} s  ({recap(out)}; {roles(out)})")
+            print(f"    batched tasks: {batched(out)}")
 
             mid = state[n // 2]
             mid["dns_records"].append({"zone": mid["domains"][0]["name"], "name": "new",
@@ -138,6 +156,7 @@ def main() -> None:
                                  "-e", json.dumps({"oemhost_tenant_scope": [mid["id"]]}))
             print(f"one tenant's DNS change, scoped (--tags tenant): {took:5.1f} s  "
                   f"({recap(out)}; {roles(out)})")
+            print(f"    batched tasks: {batched(out)}")
             took, out = playbook(inv, site, "--tags", "tenant")
             print(f"tenant tasks only, unscoped no-op (--tags tenant): {took:5.1f} s  "
                   f"({recap(out)})")
@@ -157,6 +176,7 @@ def main() -> None:
                   f"databases: {took:.1f} s ({took / len(items):.2f} s/item, about "
                   f"{took / len(items) * 2 * n:.0f} s for {2 * n} databases before users "
                   f"and grants) ({recap(out)})")
+            print(f"({load()} at the end)")
     finally:
         lab("down", check=False)
 
