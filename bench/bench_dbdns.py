@@ -5,6 +5,7 @@ Boots one lab node (lab ``bench-dbdns``), writes an inventory with N tenants (de
 each with one MariaDB and one PostgreSQL database and one domain whose plan includes DNS
 (so 2N databases, 2N logins and N zones), and times with playbooks/site.yml:
 
+0. ``--check --diff`` on the fresh node (must pass; the servers are not up yet);
 1. the first converge of a fresh node (common + mariadb + postgresql + dns);
 2. a no-op converge (must report changed=0);
 3. a tenant-scoped converge after one tenant gets a new DNS record
@@ -141,6 +142,8 @@ def main() -> None:
                   f"{n} zones")
 
             print(f"(2 shared cores; {load()} at start)")
+            took, out = playbook(inv, site, "--check", "--diff")
+            print(f"check mode on the fresh node: {took:5.1f} s  ({recap(out)})")
             took, out = playbook(inv, site)
             print(f"first converge:  {took:7.1f} s  ({recap(out)}; {roles(out)})")
             print(f"    batched tasks: {batched(out)}")
