@@ -300,7 +300,8 @@ class DbState:
 class State:
     databases: dict = field(default_factory=dict)   # name -> DbState
     users: dict = field(default_factory=dict)       # name -> UserState
-    #: MariaDB: user -> {database: complete (bool)} from mysql.db (unescaped names)
+    #: MariaDB: user -> {Db pattern as in mysql.db: complete (bool)}; a tenant's own grant
+    #: is the escaped name (mariadb_escape_db), anything else is revoked as it is written
     grants: dict = field(default_factory=dict)
 
 
@@ -442,7 +443,7 @@ def plan(engine, wanted, listed, removed, scope, current, *, connection_limit=0,
         else:
             user_grants = current.grants.get(w.user, {})
             revoked_all = current.users.get(w.user) and current.users[w.user].elevated
-            if revoked_all or not user_grants.get(name):
+            if revoked_all or not user_grants.get(mariadb_escape_db(name)):
                 actions.append(Action("grant", name, w.tenant, (w.user,)))
 
     # MariaDB: grants a tenant user holds beyond its own database
@@ -453,9 +454,9 @@ def plan(engine, wanted, listed, removed, scope, current, *, connection_limit=0,
                 continue
             if user not in wanted_users or current.users.get(user, UserState(None)).elevated:
                 continue  # dropped below, or all its privileges are revoked above
-            for db in sorted(dbs):
-                if db != wanted_users[user].name:
-                    actions.append(Action("revoke", db, tid, (user,)))
+            for pattern in sorted(dbs):
+                if pattern != mariadb_escape_db(wanted_users[user].name):
+                    actions.append(Action("revoke", pattern, tid, (user,)))
 
     # drops: databases first (dump before), then users
     for name, cur in sorted(current.databases.items()):
@@ -485,10 +486,6 @@ def orphans(current, known_tenants):
 def mariadb_escape_db(name):
     """A database name as a GRANT pattern that matches only itself (``_`` is a wildcard)."""
     return name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
-
-
-def mariadb_unescape_db(pattern):
-    return re.sub(r"\\(.)", r"\1", pattern)
 
 
 #: db-level privilege columns of mysql.db that GRANT ALL sets (everything but Grant_priv)
@@ -548,7 +545,7 @@ class MariaDB:
         for row in self.q("SELECT * FROM mysql.db WHERE Host = %s", (self.host,)):
             user = row["User"]
             if owner_of(user):
-                state.grants.setdefault(user, {})[mariadb_unescape_db(row["Db"])] = \
+                state.grants.setdefault(user, {})[row["Db"]] = \
                     mariadb_grant_complete(row)
         return state
 
@@ -581,8 +578,9 @@ class MariaDB:
             self.q(f"GRANT ALL PRIVILEGES ON `{mariadb_escape_db(a.target)}`.* TO %s@%s",
                    (a.args[0], self.host))
         elif a.kind == "revoke":
-            self.q(f"REVOKE ALL PRIVILEGES ON `{mariadb_escape_db(a.target)}`.* FROM %s@%s",
-                   (a.args[0], self.host))
+            # the pattern exactly as mysql.db holds it (backticks doubled to stay quoted)
+            pattern = a.target.replace("`", "``")
+            self.q(f"REVOKE ALL PRIVILEGES ON `{pattern}`.* FROM %s@%s", (a.args[0], self.host))
         elif a.kind == "archive_db":
             return self.dump(a, archive_dir)
         elif a.kind == "drop_db":

@@ -101,7 +101,7 @@ def state_after_create(engine, tenants, **kw):
                                        require_tls=kw.get("require_tls", False))
         st.databases[w.name] = m.DbState(w.tenant, owner=w.user if engine == "postgresql" else None)
         if engine == "mariadb":
-            st.grants.setdefault(w.user, {})[w.name] = True
+            st.grants.setdefault(w.user, {})[m.mariadb_escape_db(w.name)] = True
     return st
 
 
@@ -197,9 +197,14 @@ def test_wanted_database_without_marker_is_adopted():
 def test_mariadb_extra_grants_are_revoked_and_global_privileges_reset():
     t = [tenant(dbs=[mdb("shop1_wp")])]
     current = state_after_create("mariadb", t)
-    current.grants["shop1_wp"]["shop1_other"] = True
-    assert kinds(plan("mariadb", t, current)) == [("revoke", "shop1_other")]
-    current.grants["shop1_wp"]["shop1_wp"] = False          # incomplete privileges
+    current.grants["shop1_wp"]["shop1\\_other"] = True
+    assert kinds(plan("mariadb", t, current)) == [("revoke", "shop1\\_other")]
+    # an unescaped grant is a wildcard (shop1_wp also matches shop1Xwp): revoked as written
+    current = state_after_create("mariadb", t)
+    current.grants["shop1_wp"]["shop1_wp"] = True
+    assert kinds(plan("mariadb", t, current)) == [("revoke", "shop1_wp")]
+    current = state_after_create("mariadb", t)
+    current.grants["shop1_wp"]["shop1\\_wp"] = False       # incomplete privileges
     assert ("grant", "shop1_wp") in kinds(plan("mariadb", t, current))
     current.users["shop1_wp"].elevated = True
     # REVOKE ALL ... FROM the user wipes every grant: grant its own again, revoke nothing
@@ -226,8 +231,7 @@ def test_postgresql_owner_and_public_access():
 
 def test_grant_pattern_matches_only_the_database_itself():
     assert m.mariadb_escape_db("shop1_wp") == "shop1\\_wp"
-    assert m.mariadb_unescape_db("shop1\\_wp") == "shop1_wp"
-    assert m.mariadb_unescape_db(m.mariadb_escape_db("a_b%c")) == "a_b%c"
+    assert m.mariadb_escape_db("a%b\\c") == "a\\%b\\\\c"
 
 
 def test_grant_completeness_from_mysql_db_row():
