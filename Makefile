@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HOST_PACKAGES := systemd-container debootstrap btrfs-progs iproute2 openssh-client git \
-                 chromium rsync bind9-dnsutils iputils-ping bind9-utils mariadb-client postgresql-client
+                 chromium fonts-noto-cjk rsync bind9-dnsutils iputils-ping bind9-utils mariadb-client \
+                 postgresql-client
 BENCH_PACKAGES := monitoring-plugins-basic monitoring-plugins-standard
 
 help:
@@ -24,6 +25,7 @@ $(VENV)/.stamp: pyproject.toml requirements.yml
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	$(PY) scripts/check_collections.py
+	$(PY) -m webui.i18n
 	@touch $@
 
 lint: venv

@@ -17,6 +17,11 @@ from oemhost.errors import OemhostError
 
 COMMAND_MODULES = [
     "oemhost.lab.cli",
+    "oemhost.store.cli",
+    "oemhost.jobs.cli",
+    "oemhost.accounts.cli",
+    "oemhost.accounts.demo",
+    "webui.cli",
 ]
 
 

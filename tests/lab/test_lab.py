@@ -109,8 +109,8 @@ def test_a_crashed_run_is_cleaned_by_the_next_up(lab):
     assert lab.ssh("node1", "true").returncode == 0
 
 
-def test_two_labs_do_not_collide(lab):
-    other = Lab(PROJECT_DIR / "tests", "pytest-lab", inventory_dir=None)  # another checkout
+def test_two_labs_do_not_collide(lab, tmp_path):
+    other = Lab(tmp_path, "pytest-lab", inventory_dir=None)  # another checkout
     quiet = lambda _m: None  # noqa: E731
     try:
         lab.up(1, progress=quiet)
