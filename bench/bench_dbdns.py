@@ -3,7 +3,9 @@
 
 Boots one lab node (lab ``bench-dbdns``), writes an inventory with N tenants (default 500),
 each with one MariaDB and one PostgreSQL database and one domain whose plan includes DNS
-(so 2N databases, 2N logins and N zones), and times with playbooks/site.yml:
+(so 2N databases, 2N logins and N zones; hashes from oemhost.store.hashing; the records are
+written as host_vars JSON, which is faster to make than N store commits and gives the roles
+the same variables), and times with playbooks/site.yml:
 
 0. ``--check --diff`` on the fresh node (must pass; the servers are not up yet);
 1. the first converge of a fresh node (common + mariadb + postgresql + dns);
@@ -29,12 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from oemhost.store.hashing import mariadb_native_hash, postgres_scram_sha256
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LAB = "bench-dbdns"
 LOOP_ITEMS = 100
-sys.path.insert(0, str(ROOT / "molecule" / "dbdns"))
-from db_hash import mariadb_native_hash, postgres_scram_sha256  # noqa: E402
 
 PLAN = {"id": "basic", "reseller": "acme", "name": "Basic", "disk_mb": 2000,
         "default_web_mb": 1500, "max_domains": 3, "max_mailboxes": 20, "max_mailbox_mb": 1000,
