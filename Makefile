@@ -7,8 +7,8 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HOST_PACKAGES := systemd-container debootstrap btrfs-progs iproute2 openssh-client git \
-                 chromium fonts-noto-cjk rsync bind9-dnsutils iputils-ping \
-                 postgresql mariadb-server
+                 chromium fonts-noto-cjk rsync bind9-dnsutils iputils-ping bind9-utils \
+                 mariadb-client postgresql-client postgresql mariadb-server
 BENCH_PACKAGES := monitoring-plugins-basic monitoring-plugins-standard
 
 help:
