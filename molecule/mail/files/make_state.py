@@ -35,7 +35,7 @@ PLANS = {
 }
 # tenant -> plan, domains (name, tls mode), mailboxes (address, quota, forwards)
 TENANTS = {
-    "shop1": ("basic", [("shop1.example", "selfsigned"), ("shop1-alt.example", "acme")],
+    "shop1": ("basic", [("shop1.example", "selfsigned"), ("shop1-alt.example", "own")],
               [("info@shop1.example", 50, []),
                ("sales@shop1.example", 50, ["info@cafe2.example"])]),
     "cafe2": ("small", [("cafe2.example", "selfsigned")],
@@ -76,7 +76,9 @@ def main(inventory: str, secrets_dir: str) -> int:
         if tid not in known:
             store.add_tenant({"id": tid, "reseller": "acme", "plan": plan, "node": "node1",
                               "contractor": f"{tid} K.K.", "contact_email": f"owner@{tid}.jp",
-                              "domains": [{"name": d, "tls": {"mode": m}} for d, m in domains]},
+                              "domains": [{"name": d, "tls": {"mode": m, "cert_ref": d.split(".")[0]}
+                                           if m == "own" else {"mode": m}}
+                                          for d, m in domains]},
                              password=password(), actor=ACTOR)
             for address, quota, forwards in boxes:
                 passwords[address] = password()
