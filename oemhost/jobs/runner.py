@@ -35,6 +35,8 @@ from typing import Any
 
 from oemhost.jobs.config import JobsConfig
 from oemhost.jobs.events import EventSink, EventWriter
+from oemhost.jobs.results import ENV_NAME as RESULTS_ENV
+from oemhost.jobs.results import RunInfo, deliver, results_dir
 
 log = logging.getLogger("oemhost.jobs")
 
@@ -45,7 +47,8 @@ KEPT_ARTIFACTS = ("stdout", "stderr", "status", "rc", "job_events", "command")
 # (OEMHOST_DATABASE_URL, tokens, ...) is removed
 ENV_ALLOW = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
                        "TERM", "SHELL", "VIRTUAL_ENV", "PYTHONPATH", "SSH_AUTH_SOCK",
-                       "JOB_ID", "ORIGINAL_STDOUT_CALLBACK", "OEMHOST_WORKER_PID"})
+                       "JOB_ID", "ORIGINAL_STDOUT_CALLBACK", "OEMHOST_WORKER_PID",
+                       "OEMHOST_RESULTS_DIR"})
 ENV_ALLOW_PREFIX = ("ANSIBLE_", "AWX_", "RUNNER_", "LC_")
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL on cancel/timeout
 
@@ -137,6 +140,13 @@ class RunExecution:
             result = RunResult("failed", None, f"could not run ansible-playbook: {exc}",
                                self.sink.host_results())
         try:
+            deliver(self.settings, RunInfo(self.spec.run_id, self.spec.kind,
+                                           self.spec.playbook, list(self.spec.nodes),
+                                           result.status),
+                    results_dir(self.spec.private_data_dir))
+        except Exception:  # noqa: BLE001 - results are best effort, the run's status stands
+            log.exception("run %s: delivering results failed", self.spec.run_id)
+        try:
             self.keep_only_scrubbed_artifacts()
         except OSError as exc:
             log.error("run %s: cleaning artifacts failed: %s", self.spec.run_id, exc)
@@ -152,6 +162,7 @@ class RunExecution:
         pdd.mkdir(parents=True, mode=0o700)
         env = pdd / "env"
         env.mkdir(mode=0o700)
+        results_dir(pdd).mkdir(mode=0o700)
         # not secret: how often runner's loop looks at the cancel callback
         (env / "settings").write_text(json.dumps({"pexpect_timeout": 0.5}))
         return pdd
@@ -173,6 +184,7 @@ class RunExecution:
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_CALLBACK_PLUGINS": str(PLUGINS_DIR / "callback"),
             "OEMHOST_WORKER_PID": str(os.getpid()),
+            RESULTS_ENV: str(results_dir(pdd)),
         }
         cmdline = None
         if self.cfg.vault_password_file:

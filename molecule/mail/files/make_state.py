@@ -68,6 +68,10 @@ def main(inventory: str, secrets_dir: str) -> int:
     if node["services"] != ["web", "mail"]:
         store.put_node({**node, "services": ["web", "mail"]}, actor=ACTOR)
     known = {t.id for t in store.list_tenants()}
+
+    def tls_for(domain, mode):
+        return {"mode": mode, "cert_ref": domain.split(".")[0]} if mode == "own" else {"mode": mode}
+
     passwords = {}
     if os.path.exists(pw_file):
         with open(pw_file) as f:
@@ -76,8 +80,7 @@ def main(inventory: str, secrets_dir: str) -> int:
         if tid not in known:
             store.add_tenant({"id": tid, "reseller": "acme", "plan": plan, "node": "node1",
                               "contractor": f"{tid} K.K.", "contact_email": f"owner@{tid}.jp",
-                              "domains": [{"name": d, "tls": {"mode": m, "cert_ref": d.split(".")[0]}
-                                           if m == "own" else {"mode": m}}
+                              "domains": [{"name": d, "tls": tls_for(d, m)}
                                           for d, m in domains]},
                              password=password(), actor=ACTOR)
             for address, quota, forwards in boxes:
