@@ -32,7 +32,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production -q
-	@for p in playbooks/*.yml; do $(BIN)/ansible-playbook -i localhost, --syntax-check $$p >/dev/null || exit 1; done; echo "syntax-check ok"
+	@for p in playbooks/*.yml; do $(BIN)/ansible-playbook -i inventories/example --syntax-check $$p >/dev/null || exit 1; done; echo "syntax-check ok"
 
 unit: venv
 	$(BIN)/pytest -m "not lab and not browser" tests
