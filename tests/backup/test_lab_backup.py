@@ -12,6 +12,7 @@ with a point in time). Marker ``lab`` (root).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -140,6 +141,12 @@ def backup_state(env):
             MonitorIncident.node == "node1", MonitorIncident.service == "backup")))
         s.expunge_all()
     return row, runs, incidents
+
+
+def test_second_converge_changes_nothing_and_check_mode_too(env):
+    for args in (["--tags", "backup"], ["--tags", "backup", "--check", "--diff"]):
+        out = playbook(env["inv"], "site.yml", *args).stdout
+        assert re.search(r"node1\s+: ok=\d+\s+changed=0\s", out), out[-1500:]
 
 
 def test_backup_then_restore_brings_files_and_rows_back(env):
