@@ -233,7 +233,7 @@ def test_unreachable_target_fails_the_backup_and_opens_an_incident(env):
     assert job.status == "failed"
     row, runs, incidents = backup_state(env)
     assert row.state == "failed" and row.result == "failed"
-    assert "unreachable" in row.error
+    assert "unreachable" in row.error and "ssh: connect to host" in row.error
     assert row.last_success_at is not None  # the earlier good backup is still known
     assert [r.result for r in sorted(runs, key=lambda r: r.finished_at)] == ["ok", "failed"]
     open_ = [i for i in incidents if i.status == "open"]
