@@ -35,7 +35,7 @@ lint: venv
 	@for p in playbooks/*.yml; do $(BIN)/ansible-playbook -i inventories/example --syntax-check $$p >/dev/null || exit 1; done; echo "syntax-check ok"
 
 unit: venv
-	$(BIN)/pytest -m "not lab and not browser" tests
+	$(BIN)/pytest -n 2 --dist loadfile -m "not lab and not browser" tests
 
 labtests: venv host-deps
 	$(BIN)/pytest -m "lab or browser" tests
