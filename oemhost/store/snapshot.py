@@ -236,8 +236,19 @@ def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
+def _dir_stamp(path: Path) -> tuple[int, int, int]:
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return (0, 0, 0)
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
 class Snapshot:
     """The validated state of one inventory directory; :meth:`refresh` brings it up to date."""
+
+    #: longest time a list view may go without a full scan while no directory changes
+    QUIET_MAX_AGE = 30.0
 
     def __init__(self, root: Path | str, *, use_cache: bool = True) -> None:
         self.root = Path(root)
@@ -246,6 +257,7 @@ class Snapshot:
         self._cache = _Cache(self.root) if use_cache else None
         self._loaded_kinds: set[str] = set()
         self._full_scan_at = 0.0
+        self._dir_stamps: dict[str, tuple[int, int, int]] = {}
         self._ix = _Indexes()
         self._issues: list[Issue] | None = None
         self._claims: dict[str, set[str]] | None = None
@@ -259,7 +271,11 @@ class Snapshot:
     def _scan(self, kinds: set[str]) -> dict[str, tuple[str, tuple[int, int, int, int]]]:
         found: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
 
+        stamps: dict[str, tuple[int, int, int]] = {}
+        started = time.time_ns()
+
         def visit(rel: str, kind: str, depth: int) -> None:
+            stamps[rel] = _dir_stamp(self.root / rel)  # before listing: a later rename shows
             try:
                 it = os.scandir(self.root / rel)
             except (FileNotFoundError, NotADirectoryError):
@@ -285,7 +301,19 @@ class Snapshot:
         for kind, rel in layout.KIND_DIRS.items():
             if kind in kinds:
                 visit(rel, kind, 1 if kind == "plan" else 0)
+        if kinds == set(layout.KIND_DIRS):
+            # a directory changed within the clock's granularity of this scan may change
+            # again without its stamp moving: such a scan is not trusted (racy git's rule)
+            racy = any(st[0] + RACY_NS >= started or st[1] + RACY_NS >= started
+                       for st in stamps.values())
+            self._dir_stamps = {} if racy else stamps
         return found
+
+    def _dirs_unchanged(self) -> bool:
+        """True if no state directory has had a file created, renamed or removed since the
+        last full scan (the store, git and editors all write by rename)."""
+        return bool(self._dir_stamps) and all(
+            _dir_stamp(self.root / rel) == stamp for rel, stamp in self._dir_stamps.items())
 
     def _parse(self, path: str, kind: str, key: str, at: int) -> Entry | None:
         from oemhost.store.validate import check_record, tenant_summary
@@ -322,9 +350,13 @@ class Snapshot:
         one ran less than that many seconds ago (for list views; writes never pass it)."""
         everything = set(layout.KIND_DIRS)
         wanted = set(kinds) if kinds is not None else everything
-        if max_age is not None and wanted == everything == self._loaded_kinds and \
-                time.monotonic() - self._full_scan_at < max_age:
-            return False
+        if max_age is not None and wanted == everything == self._loaded_kinds:
+            age = time.monotonic() - self._full_scan_at
+            # a list view re-reads at most every max_age seconds; in between full scans
+            # (every QUIET_MAX_AGE at the latest, for a file edited in place) a stat of the
+            # few state directories tells whether anything was written by rename
+            if age < max_age or (age < self.QUIET_MAX_AGE and self._dirs_unchanged()):
+                return False
         # the cached entries of a kind are loaded the first time that kind is asked for, so
         # a write to one tenant never has to load the other 10,000
         new_kinds = wanted - self._loaded_kinds

@@ -228,6 +228,11 @@ class Store:
     #: list views may be this many seconds behind changes made by *other* processes
     LIST_MAX_AGE = 1.0
 
+    @property
+    def loaded_tenants(self) -> int:
+        """How many tenants the in-memory snapshot holds (no disk access)."""
+        return len(self._snapshot.tenants)
+
     def refresh(self, *, max_age: float | None = None) -> Snapshot:
         with self._mutex:
             self._snapshot.refresh(max_age=max_age)

@@ -204,3 +204,19 @@ def test_settings_brand_and_tokens(app, as_):
     api = app.test_client()
     assert api.get("/api/v1/plans", headers={"Authorization": f"Bearer {secret}"}
                    ).status_code == 200
+
+
+def test_a_large_snapshot_is_moved_out_of_the_collectors_way(app, as_, monkeypatch):
+    import gc
+
+    from webui import context
+
+    gc.unfreeze()
+    monkeypatch.setattr(context, "FREEZE_TENANTS", 2)  # the test inventory has two tenants
+    try:
+        b = as_("reseller_a")
+        assert b.get("/reseller/customers").status_code == 200
+        assert gc.get_freeze_count() > 0
+        assert app.extensions["oemhost_gc_frozen"] is True
+    finally:
+        gc.unfreeze()
