@@ -70,7 +70,7 @@ def main(inventory: str, secrets_dir: str) -> int:
     known = {t.id for t in store.list_tenants()}
 
     def tls_for(domain, mode):
-        return {"mode": mode, "cert_ref": domain.split(".")[0]} if mode == "own" else {"mode": mode}
+        return {"mode": mode, "cert_ref": domain} if mode == "own" else {"mode": mode}
 
     passwords = {}
     if os.path.exists(pw_file):
