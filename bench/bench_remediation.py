@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.monitor.lab_support import KILL_UNITS, converged_site  # noqa: E402
+from tests.monitor.lab_support import KILL_UNITS, converged_site, kill_command  # noqa: E402
 
 GROUP = {"apache2": "web", "postfix": "mail", "dovecot": "mail", "pure-ftpd": "ftp",
          "mariadb": "mariadb", "postgresql": "postgresql"}
@@ -91,7 +91,7 @@ def run_one(site, mon, unit: str, args) -> tuple[str, float | None, float | None
     threads = [every(args.interval, mon.sweep), every(args.followup, mon.followup)]
     time.sleep(random.uniform(0, args.interval))  # noqa: S311 - not crypto
     killed = time.time()
-    site.ssh(f"systemctl kill {KILL_UNITS[unit]}", check=False)
+    site.ssh(kill_command(unit))
     deadline = time.monotonic() + args.timeout
     inc = None
     while time.monotonic() < deadline:

@@ -39,10 +39,33 @@ DOMAIN = "shop1.example"
 OPS = f"noc@{DOMAIN}"          # provider ops' contact (a real mailbox on the node)
 RESELLER_CONTACT = f"info@{DOMAIN}"
 BULK = f"bulk@{DOMAIN}"
-#: the managed units and the process-owning unit `systemctl kill` must hit
-KILL_UNITS = {"apache2": "apache2", "postfix": "postfix@-", "dovecot": "dovecot",
-              "pure-ftpd": "pure-ftpd", "mariadb": "mariadb",
-              "postgresql": "postgresql@15-main"}
+#: the managed units, and how to kill each one's daemon. `systemctl kill` is what an
+#: operator would type, but systemd inside the lab's containers cannot always enumerate a
+#: unit's cgroup (EIO) and loses the main PID of units that were reloaded, so the signal
+#: goes to the daemon's main process from its own PID file: SIGTERM, as `systemctl kill`
+#: sends (a clean exit: systemd's Restart= policies do not bring it back by themselves).
+KILL_UNITS = {
+    "apache2": "/run/apache2/apache2.pid",
+    "postfix": "/var/spool/postfix/pid/master.pid",
+    "dovecot": "/run/dovecot/master.pid",
+    "pure-ftpd": "/run/pure-ftpd.pid",
+    "mariadb": "/run/mysqld/mysqld.pid",
+    "postgresql": "/run/postgresql/15-main.pid",
+}
+
+
+def kill_command(*units: str) -> str:
+    """Shell for the node: SIGTERM to the main process of each unit (pid file, or the
+    unit's MainPID when systemd tracks it)."""
+    parts = []
+    for unit in units:
+        pidfile = KILL_UNITS[unit]
+        parts.append(f"pid=$(systemctl show -p MainPID --value {unit}); "
+                     f'[ "$pid" -gt 0 ] 2>/dev/null || pid=$(head -n1 {pidfile} 2>/dev/null); '
+                     f'[ -n "$pid" ] && kill -TERM $pid')
+    return "; ".join(parts)
+
+
 FAST = {"interval": 5, "timeout": 5, "retry_interval": 2, "max_attempts": 2,
         "followup_interval": 2, "restart_backoff": 5, "max_restarts": 2,
         "restarts_per_hour": 20, "notice_after": 3600, "job_timeout": 180,
