@@ -44,6 +44,16 @@ def site(tmp_path_factory):
         yield s
 
 
+@pytest.fixture(autouse=True)
+def own_incidents(monkeypatch):
+    """Each test's faults open incidents of their own: in production a service failing
+    again within 30 minutes reopens its recovered incident (one budget, one notice, one
+    report), which would merge this module's tests into each other's incidents."""
+    from datetime import timedelta
+
+    monkeypatch.setattr("oemhost.monitor.incidents.REOPEN_WITHIN", timedelta(0))
+
+
 def all_ok(mon) -> bool:
     from oemhost.monitor.queries import status_board
 
