@@ -13,6 +13,8 @@ every `--followup` s) and prints, from the incident's timeline:
 
 Root needed (the lab). Figures depend on the machine's load (printed first).
     .venv/bin/python bench/bench_remediation.py [--interval 30] [--units apache2 mariadb]
+    OEMHOST_TEST_KEEP_LAB=/tmp/x .venv/bin/python bench/bench_remediation.py \
+        --lab-name pytest-monitor       # reuse the lab tests' kept node (development)
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ def main() -> int:
     ap.add_argument("--units", nargs="+", default=["apache2", "dovecot", "mariadb"],
                     choices=sorted(KILL_UNITS))
     ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--lab-name", default="bench-remediation",
+                    help="lab name (with OEMHOST_TEST_KEEP_LAB=DIR: reuse that kept lab)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (the lab boots a node)", file=sys.stderr)
@@ -52,7 +56,7 @@ def main() -> int:
           f"{args.retry_interval:g} s, follow-up every {args.followup:g} s")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-remediation-") as tmp, \
-            converged_site(Path(tmp), "bench-remediation") as site:
+            converged_site(Path(tmp), args.lab_name) as site:
         print(f"lab node converged in {time.monotonic() - t0:.0f} s")
         mon = site.monitor(interval=args.interval, retry_interval=args.retry_interval,
                            max_attempts=args.max_attempts, followup_interval=args.followup)
