@@ -32,7 +32,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production -q
-	@for p in playbooks/*.yml; do $(BIN)/ansible-playbook -i localhost, --syntax-check $$p >/dev/null || exit 1; done; echo "syntax-check ok"
+	@for p in playbooks/*.yml; do $(BIN)/ansible-playbook -i inventories/example --syntax-check $$p >/dev/null || exit 1; done; echo "syntax-check ok"
 
 unit: venv
 	$(BIN)/pytest -m "not lab and not browser" tests
@@ -51,7 +51,6 @@ bench: venv host-deps
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 demo: venv host-deps
-	$(BIN)/oemhost lab up --nodes 2 --reuse
-	$(BIN)/ansible-playbook -i inventories/lab playbooks/site.yml
+	@scripts/demo
 
 .PHONY: help host-deps venv lint unit labtests molecule test bench demo

@@ -3,9 +3,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from oemhost import accounts
+from oemhost.backup.queries import node_statuses, recent_runs
 from oemhost.errors import ConflictError, NotFoundError, OemhostError, ValidationError
 from webui import changes
-from webui.context import client_ip, db, store
+from webui.context import client_ip, db, settings, store
 from webui.forms import announce, show_errors
 from webui.provider import bp, monitoring
 from webui.provider.forms import IssueLoginForm, NewResellerForm, ResellerForm
@@ -246,7 +247,8 @@ def nodes():
     st = store()
     mon = monitoring.view(db(), limit=1)
     rows = [(n, st.count_tenants(node=n.name)) for n in st.list_nodes()]
-    return render_template("provider/nodes.html", rows=rows, mon=mon)
+    return render_template("provider/nodes.html", rows=rows, mon=mon,
+                           backups=node_statuses(db()))
 
 
 @bp.route("/nodes/<name>")
@@ -261,7 +263,34 @@ def node(name):
     page = jobs.list_jobs(db(), {"node": n.name}, page=1, per_page=20)
     mon = monitoring.view(db(), node=n.name, limit=20)
     return render_template("provider/node.html", n=n, tenants=st.count_tenants(node=n.name),
-                           jobs_page=page, mon=mon)
+                           jobs_page=page, mon=mon,
+                           backup=node_statuses(db(), [n.name]).get(n.name),
+                           backup_runs=recent_runs(db(), n.name, limit=7))
+
+
+@bp.route("/nodes/<name>/backup", methods=["POST"])
+def node_backup(name):
+    from oemhost import jobs
+
+    try:
+        n = store().get_node(name)
+    except (NotFoundError, ValidationError):
+        abort(404)
+    sess = db()
+    try:
+        job = jobs.submit(sess, kind="backup", playbook="backup_now.yml", nodes=[n.name],
+                          requested_by=current_user.actor, reason=f"back up node {n.name} now",
+                          settings=settings())
+    except OemhostError as exc:
+        sess.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("provider.node", name=n.name))
+    accounts.audit(sess, actor=current_user.actor, action="node.backup", target=n.name,
+                   ip=client_ip(), job_id=job.id)
+    sess.commit()
+    flash(_("Backup of %(node)s queued.", node=n.name), "success")
+    flash(str(job.id), "job")
+    return redirect(url_for("provider.node", name=n.name))
 
 
 @bp.route("/nodes/<name>/converge", methods=["POST"])
