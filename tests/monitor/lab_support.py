@@ -55,14 +55,14 @@ KILL_UNITS = {
 
 
 def kill_command(*units: str) -> str:
-    """Shell for the node: SIGTERM to the main process of each unit (pid file, or the
-    unit's MainPID when systemd tracks it)."""
+    """Shell for the node: SIGTERM to the main process of each unit (its pid file, or
+    the unit's MainPID). Fails (non-zero) when a daemon was not running."""
     parts = []
     for unit in units:
         pidfile = KILL_UNITS[unit]
-        parts.append(f"pid=$(systemctl show -p MainPID --value {unit}); "
-                     f'[ "$pid" -gt 0 ] 2>/dev/null || pid=$(head -n1 {pidfile} 2>/dev/null); '
-                     f'[ -n "$pid" ] && kill -TERM $pid')
+        parts.append(f"pid=$(head -n1 {pidfile} 2>/dev/null); "
+                     f'[ -n "$pid" ] || pid=$(systemctl show -p MainPID --value {unit}); '
+                     f'kill -TERM $pid')
     return "; ".join(parts)
 
 
