@@ -26,14 +26,14 @@ from typing import Any
 from oemhost.errors import OemhostError
 
 KINDS = ("provision", "remove", "remediation", "reboot", "mail_lock", "usage", "drift",
-         "backup", "restore")
+         "backup", "restore", "mail_rate")
 
 # Higher runs first: remediation/reboot > mail_lock > provision/remove > usage/drift/backup.
 DEFAULT_PRIORITY = {
     "remediation": 100, "reboot": 100,
     "mail_lock": 80,
     "provision": 50, "remove": 50, "restore": 50,
-    "usage": 10, "drift": 10, "backup": 10,
+    "usage": 10, "drift": 10, "backup": 10, "mail_rate": 10,
 }
 
 # Kinds whose queued jobs for the same node are merged into one run.

@@ -84,6 +84,7 @@ class MonitorConfig:
     reboots_per_incident: int = 1
     reboot_grace: float = 240.0
     ssh_timeout: float = 15.0
+    mail_rate_interval: float = 600.0
     ops_contacts: tuple[str, ...] = ()
     ops_language: str = "ja"
     remediation: bool = True
@@ -127,6 +128,7 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "flap_high": (float, 0), "max_restarts": (int, 0), "restart_backoff": (float, 0),
     "restarts_per_hour": (int, 0), "job_timeout": (float, 1), "reboot_window": (float, 0),
     "reboots_per_incident": (int, 0), "reboot_grace": (float, 0), "ssh_timeout": (float, 1),
+    "mail_rate_interval": (float, 0),
 }
 _TOP_KEYS = set(_SCALARS) | {"report_send", "report_all", "ops_contacts", "ops_language",
                              "remediation", "units", "db", "business", "protocols", "nodes"}

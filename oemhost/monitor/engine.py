@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from oemhost.config import Settings
@@ -79,6 +80,12 @@ class RunReport:
                 f"verifications) in {self.seconds:.1f} s; {self.problems} problem(s); "
                 f"incidents opened {self.opened or '-'} recovered {self.recovered or '-'}; "
                 f"notices {self.notices}, reports {self.reports}")
+
+
+def _restarting(incident: MonitorIncident) -> bool:
+    """A level-1 restart job of the incident has not finished yet."""
+    units = (incident.remediation or {}).get("units", {})
+    return any(u.get("state") == "pending" for u in units.values())
 
 
 class Monitor:
@@ -233,6 +240,7 @@ class Monitor:
                 set_failing(session, host, failing, messages, now)
             self._flapping(session, host, flapping, now)
             if not failing and not (flapping & set(host.affected)):
+                self.remediator.poll(session, host, now)   # results before "recovered"
                 recover(session, host, now, calendar=self.cfg.business,
                         report_send=self.cfg.report_send, report_all=self.cfg.report_all)
                 report.recovered.append(host.id)
@@ -254,6 +262,7 @@ class Monitor:
             group_flapping = flapping & set(SERVICE_GROUPS[group])
             self._flapping(session, incident, group_flapping, now)
             if not failing and not group_flapping:
+                self.remediator.poll(session, incident, now)
                 recover(session, incident, now, calendar=self.cfg.business,
                         report_send=self.cfg.report_send, report_all=self.cfg.report_all)
                 report.recovered.append(incident.id)
@@ -281,6 +290,13 @@ class Monitor:
             for incident in open_incidents(session).values():
                 for proto in self.remediator.poll(session, incident, now):
                     verify[incident.node].add(proto)
+            # the service answered before its restart job ended: record the job's result
+            for incident in session.scalars(select(MonitorIncident).where(
+                    MonitorIncident.status == "recovered",
+                    MonitorIncident.recovered_at >= now - timedelta(
+                        seconds=self.cfg.job_timeout))):
+                if _restarting(incident):
+                    self.remediator.poll(session, incident, now)
         nodes = self.nodes(verify) if verify else None
         if verify:
             wanted = [c for c in self.checks(nodes.values())

@@ -31,7 +31,7 @@ EVENT_KINDS = frozenset({
     "flapping_stop", "not_restartable", "restart_requested", "restart_result",
     "restart_skipped", "ssh_ok", "ssh_failed", "reboot_requested", "reboot_result",
     "reboot_skipped", "escalated", "remediation_error", "notice_sent", "notice_failed",
-    "recovered", "report_sent", "report_failed",
+    "recovered", "report_sent", "report_failed", "sender_locked",
 })
 REOPEN_WITHIN = timedelta(minutes=30)
 

@@ -113,8 +113,8 @@ def load_nodes(inventory_dir: Path) -> list[NodeInfo]:
             owner=str(d.get("owner", "shared")),
             infra_provider=provider if provider in PROVIDERS else None,
             infra_params=dict(infra.get("params") or {}) if isinstance(infra, dict) else {},
-            connection=Connection(user=str(conn.get("user", "root")),
-                                  port=int(conn.get("port", 22)),
+            connection=Connection(user=str(conn.get("user") or "root"),
+                                  port=int(conn.get("port") or 22),
                                   private_key_file=conn.get("private_key_file"))))
     return nodes
 

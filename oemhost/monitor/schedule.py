@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_JOB = "oemhost.monitor.sweep"
 FOLLOWUP_JOB = "oemhost.monitor.followup"
+MAIL_RATE_JOB = "oemhost.monitor.mail_rate"
 
 
 def register(scheduler, settings: Settings) -> list[str]:
@@ -35,7 +36,16 @@ def register(scheduler, settings: Settings) -> list[str]:
                       seconds=cfg.followup_interval,
                       next_run_time=now + timedelta(seconds=cfg.followup_interval), **common)
     log.info("monitor: sweep every %g s, follow-up every %g s", cfg.tick, cfg.followup_interval)
-    return [SWEEP_JOB, FOLLOWUP_JOB]
+    ids = [SWEEP_JOB, FOLLOWUP_JOB]
+    if cfg.mail_rate_interval > 0:
+        scheduler.add_job(f"{__name__}:run_mail_rate", id=MAIL_RATE_JOB,
+                          name="monitor: mass-mail watch (mail_rate jobs)",
+                          seconds=cfg.mail_rate_interval,
+                          next_run_time=now + timedelta(seconds=60), **common)
+        ids.append(MAIL_RATE_JOB)
+    elif scheduler.get_job(MAIL_RATE_JOB) is not None:
+        scheduler.remove_job(MAIL_RATE_JOB)
+    return ids
 
 
 def run_sweep() -> str:
@@ -49,3 +59,10 @@ def run_followup() -> str:
     from oemhost.monitor.engine import Monitor
 
     return Monitor(load_settings()).followup().line()
+
+
+def run_mail_rate() -> str:
+    """Queue the mass-mail watch's jobs; their results lock senders over their limit."""
+    from oemhost.monitor.massmail import submit_mail_rate
+
+    return f"mail_rate jobs {submit_mail_rate(load_settings()) or '-'}"

@@ -36,6 +36,7 @@ from oemhost.store import gitrepo, hashing, layout, validate, yamlio
 from oemhost.store.model import (
     SHARED_OWNER,
     DiskSplit,
+    Mailbox,
     Node,
     Plan,
     Reseller,
@@ -1149,6 +1150,21 @@ class Store:
         return self._change_tenant(tenant, mutate, actor=actor, reason=reason,
                                    expected_version=expected_version,
                                    authorize=lambda w, r: self._tenant_actor(w, r, "mailboxes"))
+
+    def find_mailbox(self, address: str, *, node: str | None = None) -> tuple[str, Mailbox]:
+        """The tenant id and the mailbox of ``address`` (the tenant whose domain the address
+        is on; ``node`` narrows the search). What the monitor's mass-mail watch has is a
+        sender address from a mail node's log; NotFoundError when no tenant has it."""
+        addr = self._norm_address(address)
+        domain = addr.rpartition("@")[2]
+        for tid, e in self._tenant_rows(reseller=None, node=node, plan=None, status=None,
+                                        q=None):
+            if domain not in (d[0] for d in e.data["domains"]):
+                continue
+            for box in self.get_tenant(tid).mailboxes:
+                if box.address == addr:
+                    return tid, box
+        raise NotFoundError(f"mailbox {addr} does not exist")
 
     def lock_mailbox(self, tenant: str, address: str, reason: str, *, actor: str,
                      expected_version: str | None = None) -> str:

@@ -233,6 +233,22 @@ def test_mailbox_lock_by_the_monitor(shop):
     assert shop.get_tenant("shop1").mailboxes[0].locked is None
 
 
+def test_find_mailbox_by_address(shop):
+    shop.add_mailbox("shop1", "info@shop1.example", "mailbox-pass-1", 10, actor="tenant:shop1")
+    shop.add_tenant(tenant_record("shop2", domains=["shop2.example"]),
+                    password="tenant-password-1", actor="reseller:acme/bob")
+    shop.add_mailbox("shop2", "info@shop2.example", "mailbox-pass-1", 10, actor="tenant:shop2")
+    tid, box = shop.find_mailbox("INFO@shop2.example")
+    assert tid == "shop2" and box.address == "info@shop2.example" and box.locked is None
+    assert shop.find_mailbox("info@shop1.example", node="node1")[0] == "shop1"
+    with pytest.raises(NotFoundError):
+        shop.find_mailbox("nobody@shop1.example")
+    with pytest.raises(NotFoundError):
+        shop.find_mailbox("info@shop1.example", node="node9")
+    with pytest.raises(ValidationError):
+        shop.find_mailbox("not an address")
+
+
 def test_remove_purge_and_the_reseller_node_guards(shop):
     with pytest.raises(ConflictError, match="still has"):
         shop.remove_reseller("acme", actor="ops:a")
