@@ -17,7 +17,6 @@ import pwd
 import stat
 from dataclasses import dataclass, field
 
-
 MB = 1024 * 1024
 
 

@@ -24,10 +24,10 @@ tmpfs /run tmpfs rw 0 0
 """
 
 NET_DEV = """\
-Inter-|   Receive                                                |  Transmit
- face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
-    lo:  123456     100    0    0    0     0          0         0   123456     100    0    0    0     0       0          0
-  host0: 9876543   7000    0    0    0     0          0         0  1234567    5000    0    0    0     0       0          0
+Inter-| Receive | Transmit
+ face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed
+ lo: 123456 100 0 0 0 0 0 0 123456 100 0 0 0 0 0 0
+ host0: 9876543 7000 0 0 0 0 0 0 1234567 5000 0 0 0 0 0 0
 """
 
 DOVEADM = ("Username\tQuota name\tType\tValue\tLimit\t%\n"
@@ -107,7 +107,8 @@ def test_tenant_usage_merges_quota_and_mailboxes():
 def test_module_through_ansible_in_check_mode(tmp_path):
     """Run by Ansible (module_utils bundled), in check mode, on this machine."""
     root = Path(__file__).resolve().parents[2]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(root / "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(root / "ansible.cfg"),
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOCAL_TEMP=str(tmp_path),
                ANSIBLE_PYTHON_INTERPRETER=sys.executable)
     proc = subprocess.run(
