@@ -25,7 +25,7 @@ tmpfs /run tmpfs rw 0 0
 
 NET_DEV = """\
 Inter-| Receive | Transmit
- face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed
+ face |bytes packets errs drop fifo frame compressed multicast|bytes packets ...
  lo: 123456 100 0 0 0 0 0 0 123456 100 0 0 0 0 0 0
  host0: 9876543 7000 0 0 0 0 0 0 1234567 5000 0 0 0 0 0 0
 """
