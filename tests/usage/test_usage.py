@@ -143,9 +143,10 @@ def test_prune_downsamples_and_keeps_averages(factory):
         # samples are conserved
         assert s.scalar(select(func.sum(UsageNodeSample.samples))) == 3 * 144 + 7 * 24 * 6
         week = usage.node_series(s, "node1", "disk_used_mb", "week", now=now)
-        # the oldest hour holds 5 samples (1, 0, 1, 0, 1), the others 6
+        # the oldest hour holds 5 samples (1, 0, 1, 0, 1), the others 6 (0, 1, ...)
         assert week[0][1] == pytest.approx(0.6)
-        assert len(week) == 3 * 24 + 1 and all(v == pytest.approx(0.5) for _, v in week[1:])
+        assert len(week) == 3 * 24 + 1 and all(v == pytest.approx(0.5) for _, v in week[1:-1])
+        assert week[-1][1] == 0  # the one sample at "now"
     # a second prune has nothing left to do; daily_days deletes old days
     with session_scope(factory) as s:
         assert prune(s, cfg, now=now).to_hour == 0
