@@ -10,10 +10,18 @@ beyond). The panels read (``webui/reseller/usage_source.py``)::
     node_now(session, node)                      # newest figures or None
     node_series(session, node, metric, period)   # [(datetime, value)], oldest first
     tenant_disk(session, tenant_ids)             # {tenant: {"web_mb", "mail_mb", "at", ...}}
+    quota_warnings(disk, web_mb=, mail_mb=, total_mb=)  # areas at 80 % / 100 %
 
 See docs/USAGE.md.
 """
 
-from oemhost.usage.queries import METRICS, PERIODS, node_now, node_series, tenant_disk
+from oemhost.usage.queries import (
+    METRICS,
+    PERIODS,
+    node_now,
+    node_series,
+    quota_warnings,
+    tenant_disk,
+)
 
-__all__ = ["METRICS", "PERIODS", "node_now", "node_series", "tenant_disk"]
+__all__ = ["METRICS", "PERIODS", "node_now", "node_series", "quota_warnings", "tenant_disk"]

@@ -77,3 +77,28 @@ def tenant_disk(session, tenant_ids) -> dict[str, dict[str, Any]]:
             "mail_limit_mb": row.mail_limit_mb, "total_limit_mb": row.total_limit_mb,
             "mailboxes": dict(row.mailboxes or {}), "databases": list(row.databases or [])}
     return out
+
+
+WARN_PCT = 80.0
+FULL_PCT = 100.0
+
+
+def quota_warnings(disk: dict[str, Any] | None, *, web_mb: float | None,
+                   mail_mb: float | None, total_mb: float | None) -> list[dict[str, Any]]:
+    """Areas of a tenant at 80 % (``warning``) or 100 % (``full``) of their limit.
+
+    ``disk`` is a :func:`tenant_disk` entry; the limits are the inventory's (the tenant's
+    web/mail split and its plan's total), which is what the reseller sold."""
+    if not disk:
+        return []
+    used = {"web": disk.get("web_mb") or 0.0, "mail": disk.get("mail_mb") or 0.0}
+    used["total"] = used["web"] + used["mail"]
+    out = []
+    for area, limit in (("web", web_mb), ("mail", mail_mb), ("total", total_mb)):
+        if not limit or limit <= 0:
+            continue
+        pct = 100.0 * used[area] / limit
+        if pct >= WARN_PCT:
+            out.append({"area": area, "used_mb": used[area], "limit_mb": float(limit),
+                        "pct": pct, "level": "full" if pct >= FULL_PCT else "warning"})
+    return out

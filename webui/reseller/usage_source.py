@@ -53,3 +53,11 @@ def node_series(session, node: str, metric: str, period: str) -> list[tuple[Any,
 def tenant_disk(session, tenant_ids: list[str]) -> dict[str, dict[str, Any]]:
     mod = _usage()
     return dict(mod.tenant_disk(session, tenant_ids)) if mod and tenant_ids else {}
+
+
+def quota_warnings(disk, *, web_mb, mail_mb, total_mb) -> list[dict[str, Any]]:
+    """Areas at 80 % (``warning``) or 100 % (``full``) of their limit (none unmeasured)."""
+    mod = _usage()
+    if not mod or not disk or not hasattr(mod, "quota_warnings"):
+        return []
+    return mod.quota_warnings(disk, web_mb=web_mb, mail_mb=mail_mb, total_mb=total_mb)
