@@ -57,10 +57,12 @@ def _downsample(session, model, key: str, values, src: str, dst: str, width: tim
     groups = defaultdict(list)
     for r in rows:
         groups[(getattr(r, key), _floor(r.at, width))].append(r)
+    # buckets made by an earlier pass (only if the clock moved back), in one query
+    first = min(b for _, b in groups)
+    found = {(getattr(r, key), r.at): r for r in session.scalars(select(model).where(
+        model.resolution == dst, model.at >= first, model.at < cutoff))}
     for (subject, bucket), members in groups.items():
-        existing = session.scalars(select(model).where(
-            getattr(model, key) == subject, model.resolution == dst,
-            model.at == bucket)).first()
+        existing = found.get((subject, bucket))
         if existing is not None:
             members = [*members, existing]
         avg = _average(members, values)
@@ -75,7 +77,9 @@ def _downsample(session, model, key: str, values, src: str, dst: str, width: tim
         else:
             session.add(model(**{key: subject}, at=bucket, resolution=dst, samples=samples,
                               **fields, **extra))
-    session.execute(delete(model).where(model.id.in_([r.id for r in rows])))
+    ids = [r.id for r in rows]
+    for i in range(0, len(ids), 500):
+        session.execute(delete(model).where(model.id.in_(ids[i:i + 500])))
     return len(rows)
 
 
