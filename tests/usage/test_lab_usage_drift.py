@@ -89,7 +89,9 @@ def env(tmp_path_factory):
             thread.join(60)
         if factory is not None:
             factory.kw["bind"].dispose()
-        lab.down()
+        # the throw-away inventory still places the tenant on the node: take the lab down
+        # without touching it
+        Lab(PROJECT_DIR, lab.name).down()
 
 
 def _run_periodic(settings, factory, kind: str, playbook: str) -> None:
@@ -125,9 +127,14 @@ def test_usage_collection_sees_50_mb_and_traffic(env):
     lab.ssh(node.name, f"dd if=/dev/urandom of={web}/big.bin bs=1M count=50 status=none && "
                        f"chown {TENANT}: {web}/big.bin && btrfs filesystem sync /srv",
             check=True)
-    # a 20 MB download over HTTP from the tenant's site
-    lab.ssh(node.name, f"mkdir -p {web}/public_html && head -c 20971520 /dev/zero > "
-                       f"{web}/public_html/dl.bin && chown -R {TENANT}: {web}/public_html",
+    # a 20 MB download over HTTP from the tenant's site (its document root keeps its
+    # group, so Apache may read the file)
+    docroot = lab.ssh(node.name, f"awk '/DocumentRoot/ {{print $2; exit}}' "
+                                 f"/etc/apache2/oemhost/tenants/{TENANT}.conf",
+                      check=True).stdout.strip().strip('"')
+    assert docroot.startswith(web), docroot
+    lab.ssh(node.name, f"head -c 20971520 /dev/zero > {docroot}/dl.bin && "
+                       f"chown {TENANT} {docroot}/dl.bin && chmod 0644 {docroot}/dl.bin",
             check=True)
     req = urllib.request.Request(f"http://{node.address}/dl.bin", headers={"Host": DOMAIN})
     with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - the lab's node

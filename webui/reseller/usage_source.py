@@ -1,4 +1,4 @@
-"""The seam between the panels and usage collection (``oemhost.usage``, still to come).
+"""The seam between the panels and usage collection (``oemhost.usage``, docs/USAGE.md).
 
 The reseller's "server usage" page and the end user's usage need, working in a
 SQLAlchemy session:
@@ -12,8 +12,9 @@ SQLAlchemy session:
 * ``oemhost.usage.tenant_disk(session, tenant_ids)`` -> ``{tenant: {"web_mb": float,
   "mail_mb": float, "at": datetime}}`` (latest sample per tenant; one query for a page).
 
-Until it lands, :data:`available` is False and the pages show the plan limits with
-"not measured yet" instead of figures.
+Without it (:func:`available` False), or before the first collection, the pages show the
+plan limits with "not measured yet" instead of figures. ``quota_warnings`` names the
+areas at 80 % / 100 % of their limit.
 """
 
 from __future__ import annotations
