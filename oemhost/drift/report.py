@@ -82,12 +82,14 @@ def node_reports(session, node: str, limit: int = 20) -> list[DriftReport]:
 
 
 def converge(session, node: str, *, requested_by: str, reason: str = "clear drift",
-             settings=None):
-    """Submit a full converge of ``node`` (the caller commits); returns the job."""
+             tags=(), settings=None):
+    """Submit a converge of ``node`` (all of ``site.yml``, or only ``tags``); the caller
+    commits; returns the job."""
     from oemhost import jobs
 
     return jobs.submit(session, kind="provision", playbook=PLAYBOOK, nodes=[node],
-                       requested_by=requested_by, reason=reason, settings=settings)
+                       tags=tags, requested_by=requested_by, reason=reason,
+                       settings=settings)
 
 
 def prune(session, keep_per_node: int = 50) -> int:
