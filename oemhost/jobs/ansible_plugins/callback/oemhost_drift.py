@@ -49,10 +49,11 @@ class CallbackModule(CallbackBase):
         return self.hosts.setdefault(name, {"node": name, "changed": 0, "failed": 0,
                                             "unreachable": False, "tasks": [], "errors": []})
 
+    # ansible-core >= 2.19: CallbackTaskResult.result/.task/.host (the _ names are deprecated)
     @staticmethod
     def _hidden(result) -> bool:
-        res = result._result
-        return bool(result._task.no_log or res.get("_ansible_no_log") or "censored" in res)
+        res = result.result
+        return bool(result.task.no_log or res.get("_ansible_no_log") or "censored" in res)
 
     def _diff_text(self, res: dict) -> str | None:
         diffs = []
@@ -72,33 +73,33 @@ class CallbackModule(CallbackBase):
         self.play = play.get_name().strip()
 
     def v2_runner_on_ok(self, result):
-        if not self.active or not result._result.get("changed"):
+        if not self.active or not result.result.get("changed"):
             return
-        host = self._host(result._host.get_name())
+        host = self._host(result.host.get_name())
         host["changed"] += 1
         if len(host["tasks"]) >= MAX_TASKS:
             return
         hidden = self._hidden(result)
-        role = getattr(result._task, "_role", None)
+        role = getattr(result.task, "_role", None)
         host["tasks"].append({
             "play": self.play, "role": role.get_name() if role else "",
-            "task": result._task.get_name().strip(), "action": result._task.action,
-            "hidden": hidden, "diff": None if hidden else self._diff_text(result._result)})
+            "task": result.task.get_name().strip(), "action": result.task.action,
+            "hidden": hidden, "diff": None if hidden else self._diff_text(result.result)})
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         if not self.active or ignore_errors:
             return
-        host = self._host(result._host.get_name())
+        host = self._host(result.host.get_name())
         host["failed"] += 1
-        msg = HIDDEN if self._hidden(result) else str(result._result.get("msg", ""))[:500]
-        host["errors"].append(f"{result._task.get_name().strip()}: {msg}")
+        msg = HIDDEN if self._hidden(result) else str(result.result.get("msg", ""))[:500]
+        host["errors"].append(f"{result.task.get_name().strip()}: {msg}")
 
     def v2_runner_on_unreachable(self, result):
         if not self.active:
             return
-        host = self._host(result._host.get_name())
+        host = self._host(result.host.get_name())
         host["unreachable"] = True
-        host["errors"].append(f"unreachable: {str(result._result.get('msg', ''))[:500]}")
+        host["errors"].append(f"unreachable: {str(result.result.get('msg', ''))[:500]}")
 
     def v2_playbook_on_stats(self, stats):
         if not self.active or not os.path.isdir(self.results_dir):
