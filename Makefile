@@ -51,7 +51,6 @@ bench: venv host-deps
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 demo: venv host-deps
-	$(BIN)/oemhost lab up --nodes 2 --reuse
-	$(BIN)/ansible-playbook -i inventories/lab playbooks/site.yml
+	@scripts/demo
 
 .PHONY: help host-deps venv lint unit labtests molecule test bench demo

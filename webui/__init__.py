@@ -27,6 +27,7 @@ WEB_DEFAULTS: dict[str, Any] = {
     "secret_key_file": "",
     "public_url": "",
     "proxy_fix": False,
+    "metrics_token_file": "",   # relative to the secrets dir; empty: loopback clients only
 }
 
 
@@ -107,7 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale)
     i18n.init_app(app)
 
-    from webui import api, auth, enduser, errors, jobs, provider, reseller
+    from webui import api, auth, enduser, errors, jobs, metrics, provider, reseller
 
     app.register_blueprint(errors.bp)
     app.register_blueprint(auth.bp)
@@ -116,6 +117,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(enduser.bp, url_prefix="/panel")
     app.register_blueprint(jobs.bp, url_prefix="/jobs")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(metrics.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies: CSRF does not apply
 
     @app.after_request

@@ -425,12 +425,18 @@ class Lab:
     def _remove_from_inventory(self, state: LabState) -> None:
         if not (self.inventory_dir / "state").exists():
             return
+        from oemhost.errors import ConflictError
         from oemhost.store import Store
 
         store = Store(self.inventory_dir)
         for n in state.nodes.values():
             if any(x.name == n.name for x in store.list_nodes()):
-                store.remove_node(n.name, actor="lab", reason=f"lab {self.name} down")
+                try:
+                    store.remove_node(n.name, actor="lab", reason=f"lab {self.name} down")
+                except ConflictError as exc:
+                    # Tenants live on it (the demo, a test's customers): the record stays,
+                    # so `lab up` brings the node back under the same name for them.
+                    print(f"lab {self.name}: {n.name} stays in the inventory: {exc}")
 
     # -- teardown ------------------------------------------------------------------------
     def _kill(self, n: NodeState) -> None:

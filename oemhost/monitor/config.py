@@ -54,7 +54,8 @@ class CheckConfig:
 @dataclass(frozen=True)
 class DbLogin:
     user: str = "oemhost_monitor"
-    password_file: str = "monitor_db_password"  # noqa: S105 - a file name
+    # what roles/mariadb and roles/postgresql write: secrets/<node>/<engine>_monitor
+    password_file: str = "{node}/{engine}_monitor"  # noqa: S105 - a file name
     postgresql_database: str = "postgres"
     mysql_database: str = ""
 
@@ -266,12 +267,17 @@ def load_monitor_config(settings: Settings | Mapping[str, Any]) -> MonitorConfig
     return MonitorConfig(**kw)
 
 
-def db_password(settings: Settings, cfg: MonitorConfig, node: str) -> str | None:
-    """The monitoring login's password for ``node`` from the secrets directory, if present.
+def db_password(settings: Settings, cfg: MonitorConfig, node: str,
+                engine: str) -> str | None:
+    """The monitoring login's password for ``node`` and ``engine`` (``mariadb`` |
+    ``postgresql``) from the secrets directory, if present.
 
-    ``password_file`` is relative to the secrets directory; ``{node}`` in it is replaced by
-    the node name (node names are pattern-checked by the store)."""
-    rel = cfg.db.password_file.replace("{node}", node)
+    ``password_file`` is relative to the secrets directory; ``{node}`` and ``{engine}`` in
+    it are replaced (node names are pattern-checked by the store). The default is where
+    the database roles write it: ``<node>/mariadb_monitor``, ``<node>/postgresql_monitor``."""
+    if engine not in ("mariadb", "postgresql"):
+        raise ValueError(f"unknown database engine {engine!r}")
+    rel = cfg.db.password_file.replace("{node}", node).replace("{engine}", engine)
     path = (Path(settings.secrets_dir) / rel).resolve()
     if Path(settings.secrets_dir).resolve() not in path.parents:
         return None

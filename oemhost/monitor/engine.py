@@ -33,6 +33,7 @@ from oemhost.db.models.monitor import MonitorCheckState, MonitorIncident
 from oemhost.monitor import db as monitor_db
 from oemhost.monitor.checks import GROUP_OF, SERVICE_GROUPS, Check, CheckResult
 from oemhost.monitor.config import MonitorConfig, load_monitor_config
+from oemhost.monitor.external import is_external
 from oemhost.monitor.incidents import (
     add_event,
     open_incidents,
@@ -183,6 +184,8 @@ class Monitor:
             if still_open and nodes is None:
                 nodes = self.nodes()
             for incident in still_open:
+                if is_external(incident.service):
+                    continue  # its owner resolves it; nothing to restart or reboot
                 rows = by_node.get(incident.node)
                 if rows is None:
                     rows = {p: r for (n, p), r in load_states(session, [incident.node]).items()}
@@ -235,7 +238,8 @@ class Monitor:
                 report.recovered.append(host.id)
                 del opened[(node, "host")]
             return
-        groups = {GROUP_OF[p] for p in services_down} | {s for n, s in opened if n == node}
+        groups = {GROUP_OF[p] for p in services_down} | {
+            s for n, s in opened if n == node and not is_external(s)}
         for group in sorted(groups):
             failing = [p for p in services_down if GROUP_OF[p] == group]
             incident = opened.get((node, group))

@@ -169,7 +169,8 @@ def build_checks(nodes: Iterable[NodeInfo], cfg: MonitorConfig,
                 continue
             cred = None
             if proto in ("postgresql", "mysql") and settings is not None:
-                password = db_password(settings, cfg, node.name)
+                password = db_password(settings, cfg, node.name,
+                                       "postgresql" if proto == "postgresql" else "mariadb")
                 if password:
                     database = (cfg.db.postgresql_database if proto == "postgresql"
                                 else cfg.db.mysql_database)

@@ -118,6 +118,10 @@ class BtrfsBackend(QuotaBackend):
         self.subvols: dict[str, int] = {}
 
     def _mount_point(self, path: str) -> str:
+        # The base may not exist yet (a node with no tenant): the areas will be created
+        # on the file system of its nearest existing parent.
+        while not os.path.exists(path) and os.path.dirname(path) != path:
+            path = os.path.dirname(path)
         out = self.run(["findmnt", "--noheadings", "--output", "TARGET,FSTYPE",
                         "--target", path])
         target, _, fstype = out.strip().partition(" ")

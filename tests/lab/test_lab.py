@@ -166,3 +166,35 @@ def test_missing_debootstrap(oemhost_cli, tmp_path):
     assert "missing host packages: debootstrap" in proc.stderr
     assert not (tmp_path / "cache").exists()
     assert not (PROJECT_DIR / ".lab" / "pytest-bad" / "state.json").exists()
+
+
+def test_down_keeps_a_node_that_tenants_live_on(tmp_path, capsys):
+    from oemhost.store import Store
+
+    quiet = lambda _m: None  # noqa: E731
+    inv = tmp_path / "inventory"
+    lab = Lab(PROJECT_DIR, "pytest-lab-inv", inventory_dir=inv)
+    try:
+        lab.up(2, progress=quiet)
+        store = Store(inv)
+        assert sorted(n.name for n in store.list_nodes()) == ["node1", "node2"]
+        store.add_reseller({"id": "acme", "company": "ACME", "contacts": ["noc@acme.example"],
+                            "brand": {"display_name": "ACME Web"},
+                            "limits": {"tenants": 10, "disk_mb": 10_000}}, actor="lab")
+        store.add_plan("acme", {"id": "basic", "name": "Basic", "disk_mb": 100,
+                                "default_web_mb": 80, "max_domains": 1, "max_mailboxes": 1,
+                                "max_mailbox_mb": 10, "max_ftp_accounts": 0,
+                                "max_databases": {"mariadb": 0, "postgresql": 0},
+                                "dns": False, "ssh": False, "mail": True}, actor="lab")
+        store.add_tenant({"id": "shop1", "reseller": "acme", "plan": "basic", "node": "node1",
+                          "contractor": "Shop", "contact_email": "o@shop1.example",
+                          "domains": ["shop1.example"]}, password="Pw-123456789", actor="lab")
+        lab.down(progress=quiet)
+        assert "node1 stays in the inventory" in capsys.readouterr().out
+        assert [n.name for n in Store(inv).list_nodes()] == ["node1"]
+        assert leftovers(lab) == []
+        lab.up(1, progress=quiet)  # the node comes back under its name for its tenant
+        assert lab.ssh("node1", "true").returncode == 0
+    finally:
+        lab.down(progress=quiet)
+    assert leftovers(lab) == []

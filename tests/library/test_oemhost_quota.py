@@ -110,3 +110,15 @@ def test_absent_deletes_areas_and_group(tmp_path):
 def test_not_btrfs_is_refused(tmp_path):
     with pytest.raises(quota.QuotaError, match="not btrfs"):
         quota.BtrfsBackend(str(tmp_path), lambda argv: f"{tmp_path} ext4\n")
+
+
+def test_missing_base_is_looked_up_on_its_parent(tmp_path):
+    seen = []
+
+    def run(argv):
+        seen.append(argv[-1])
+        return f"{tmp_path} btrfs\n"
+
+    b = quota.BtrfsBackend(str(tmp_path / "srv" / "hosting"), run)
+    assert b.mount == str(tmp_path)
+    assert seen == [str(tmp_path)]

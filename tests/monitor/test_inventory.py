@@ -47,7 +47,10 @@ def test_bad_records_are_skipped_not_fatal(env):
 def test_build_checks_follows_services_and_reads_the_db_secret(env):
     env.node("node1", "10.77.3.11", services=["web", "mail", "ftp", "mariadb", "postgresql"])
     env.node("node2", "10.77.3.12", services=["web"])
-    (env.inventory / "secrets" / "monitor_db_password").write_text("pw-from-secrets\n")
+    # where roles/mariadb and roles/postgresql write them: per node, per engine
+    (env.inventory / "secrets" / "node1").mkdir(parents=True)
+    (env.inventory / "secrets" / "node1" / "postgresql_monitor").write_text("pg-secret\n")
+    (env.inventory / "secrets" / "node1" / "mariadb_monitor").write_text("my-secret\n")
     env.monitor = {"protocols": {"imaps": {"enabled": False}}}
     settings = env.settings()
     checks = build_checks(load_nodes(env.inventory), load_monitor_config(settings), settings)
@@ -59,9 +62,26 @@ def test_build_checks_follows_services_and_reads_the_db_secret(env):
         ["ping", "http", "https", "smtp", "smtps", "pop3", "pop3s", "imap", "ftp", "ftps",
          "mysql", "postgresql"])
     pg = next(c for c in checks if c.protocol == "postgresql")
-    assert pg.credentials.password == "pw-from-secrets"
-    assert pg.credentials.user == "oemhost_monitor"
-    assert "pw-from-secrets" not in repr(pg)
+    my = next(c for c in checks if c.protocol == "mysql")
+    assert pg.credentials.password == "pg-secret"
+    assert my.credentials.password == "my-secret"
+    assert pg.credentials.user == my.credentials.user == "oemhost_monitor"
+    assert "pg-secret" not in repr(pg)
+
+
+def test_db_password_file_setting_and_missing_secret(env):
+    env.node("node1", "10.77.3.11", services=["mariadb"])
+    env.node("node2", "10.77.3.12", services=["mariadb"])
+    (env.inventory / "secrets" / "shared_monitor").write_text("one-for-all\n")
+    env.monitor = {"db": {"password_file": "{engine}_x"}}
+    settings = env.settings()
+    assert all(c.credentials is None for c in build_checks(
+        load_nodes(env.inventory), load_monitor_config(settings), settings)
+        if c.protocol == "mysql")
+    (env.inventory / "secrets" / "mariadb_x").write_text("one-for-all\n")
+    mysql = [c for c in build_checks(load_nodes(env.inventory), load_monitor_config(settings),
+                                     settings) if c.protocol == "mysql"]
+    assert [c.credentials.password for c in mysql] == ["one-for-all", "one-for-all"]
 
 
 def test_inventory_yaml_is_data(env):

@@ -3,10 +3,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from oemhost import accounts
+from oemhost.backup.queries import node_statuses, recent_runs
 from oemhost.errors import ConflictError, NotFoundError, OemhostError, ValidationError
 from webui import changes
-from webui.context import client_ip, db, store
-from webui.context import settings as app_settings
+from webui.context import client_ip, db, settings, store
 from webui.forms import announce, show_errors
 from webui.provider import bp, monitoring
 from webui.provider.forms import IssueLoginForm, NewResellerForm, ResellerForm
@@ -247,7 +247,8 @@ def nodes():
     st = store()
     mon = monitoring.view(db(), limit=1)
     rows = [(n, st.count_tenants(node=n.name)) for n in st.list_nodes()]
-    return render_template("provider/nodes.html", rows=rows, mon=mon)
+    return render_template("provider/nodes.html", rows=rows, mon=mon,
+                           backups=node_statuses(db()))
 
 
 @bp.route("/nodes/<name>")
@@ -265,7 +266,34 @@ def node(name):
 
     last = drift.node_reports(db(), n.name, limit=1)
     return render_template("provider/node.html", n=n, tenants=st.count_tenants(node=n.name),
-                           jobs_page=page, mon=mon, drift=last[0] if last else None)
+                           jobs_page=page, mon=mon, drift=last[0] if last else None,
+                           backup=node_statuses(db(), [n.name]).get(n.name),
+                           backup_runs=recent_runs(db(), n.name, limit=7))
+
+
+@bp.route("/nodes/<name>/backup", methods=["POST"])
+def node_backup(name):
+    from oemhost import jobs
+
+    try:
+        n = store().get_node(name)
+    except (NotFoundError, ValidationError):
+        abort(404)
+    sess = db()
+    try:
+        job = jobs.submit(sess, kind="backup", playbook="backup_now.yml", nodes=[n.name],
+                          requested_by=current_user.actor, reason=f"back up node {n.name} now",
+                          settings=settings())
+    except OemhostError as exc:
+        sess.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("provider.node", name=n.name))
+    accounts.audit(sess, actor=current_user.actor, action="node.backup", target=n.name,
+                   ip=client_ip(), job_id=job.id)
+    sess.commit()
+    flash(_("Backup of %(node)s queued.", node=n.name), "success")
+    flash(str(job.id), "job")
+    return redirect(url_for("provider.node", name=n.name))
 
 
 @bp.route("/nodes/<name>/converge", methods=["POST"])
@@ -280,7 +308,7 @@ def node_converge(name):
     try:
         job = jobs.submit(sess, kind="provision", playbook="site.yml", nodes=[n.name],
                           requested_by=current_user.actor, reason=f"converge node {n.name}",
-                          settings=app_settings())
+                          settings=settings())
     except OemhostError as exc:
         sess.rollback()
         flash(str(exc), "error")
@@ -319,7 +347,7 @@ def node_drift_check(name):
     try:
         job = jobs.submit(sess, kind="drift", playbook=PLAYBOOK, nodes=[n.name],
                           requested_by=current_user.actor, reason=f"drift check of {n.name}",
-                          settings=app_settings())
+                          settings=settings())
     except OemhostError as exc:
         sess.rollback()
         flash(str(exc), "error")
