@@ -36,11 +36,9 @@ log = logging.getLogger("oemhost.jobs")
 
 ENV_NAME = "OEMHOST_RESULTS_DIR"
 RESULT_HANDLERS: dict[str, str] = {
-RESULT_HANDLERS: dict[str, str] = {
     "backup": "oemhost.backup.collect:handle_results",
     "usage": "oemhost.usage.collect:handle_results",
     "drift": "oemhost.drift.report:handle_results",
-}
 }
 _NAME_RE = re.compile(r"^([a-z][a-z0-9_]{0,30})--[A-Za-z0-9_.-]{1,120}\.json$")
 
