@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import load_module
+from modload import load as load_module
 
 usage = load_module("oemhost_usage")
 
