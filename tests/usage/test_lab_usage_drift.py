@@ -1,13 +1,17 @@
 """Usage collection and drift detection on a real lab node with the real roles.
 
-One node, converged once (``site.yml`` through the job engine's worker) with one tenant
-(a domain, a mailbox, a MariaDB database). Then, each as a real job through the worker:
+One node running only ``web`` (a short converge), converged once (``site.yml`` through the
+job engine's worker) with one tenant and its domain. Then, each as a real job through the
+worker:
 
 - usage: a collection; 50 MB written into the tenant's web area and a file downloaded
   from the node over HTTP; the next collection shows the 50 MB in the tenant's usage and
   in the node's /srv file system, and the network rates moved;
-- drift: a check right after the converge is clean; a hand edit of the tenant's vhost file
-  is reported with its diff; a converge submitted from the report clears it.
+- drift: a hand edit of the tenant's vhost file is reported with its diff; a converge
+  submitted from the report clears it (the next check is clean).
+
+Mailbox and database sizes (``mail``/``mariadb`` nodes) are covered by the module's and the
+handler's unit tests; with those services this test takes twice as long.
 """
 
 from __future__ import annotations
@@ -47,9 +51,9 @@ def env(tmp_path_factory):
         st = Store(inv)
         node = st.list_nodes()[0]
         rec = node.to_dict() if hasattr(node, "to_dict") else None
-        if rec is not None:  # fewer services: a shorter converge (no FTP, PostgreSQL, DNS)
-            rec["services"] = ["web", "mail", "mariadb"]
-            st.put_node(rec, actor="ops:test", reason="usage test: web, mail, mariadb")
+        if rec is not None:  # one service: a short converge
+            rec["services"] = ["web"]
+            st.put_node(rec, actor="ops:test", reason="usage test: web only")
         st.add_reseller({"id": "usage", "company": "Usage K.K.", "contacts": ["noc@u.example"],
                          "brand": {"display_name": "Usage", "logo_url": "",
                                    "primary_color": "#0055aa", "accent_color": "#ff8800",
@@ -65,8 +69,6 @@ def env(tmp_path_factory):
                        "node": node.name, "contractor": "Usage test",
                        "contact_email": "owner@usage.example", "domains": [DOMAIN]},
                       password=PASSWORD, actor="ops:test")
-        st.add_mailbox(TENANT, f"info@{DOMAIN}", PASSWORD, 50, actor="ops:test")
-        st.add_database(TENANT, "mariadb", "wp", PASSWORD, actor="ops:test")
         state = tmp / "state"
         settings = Settings(project_dir=PROJECT_DIR, inventory_dir=inv, state_dir=state,
                             database_url=f"sqlite:///{state / 'oemhost.db'}")
@@ -121,8 +123,7 @@ def test_usage_collection_sees_50_mb_and_traffic(env):
         before_node = usage.node_now(s, node.name)
         before = usage.tenant_disk(s, [TENANT])[TENANT]
     assert before["web_limit_mb"] == 300 and before["total_limit_mb"] == 400
-    assert f"info@{DOMAIN}" in before["mailboxes"]
-    assert [d["name"] for d in before["databases"]] == [f"{TENANT}_wp"]
+    assert before["mailboxes"] == {} and before["databases"] == []
     web = f"/srv/hosting/{TENANT}/web"
     lab.ssh(node.name, f"dd if=/dev/urandom of={web}/big.bin bs=1M count=50 status=none && "
                        f"chown {TENANT}: {web}/big.bin && btrfs filesystem sync /srv",
@@ -170,10 +171,6 @@ def test_drift_of_a_hand_edited_vhost_is_reported_and_cleared(env):
     from oemhost import drift, jobs
 
     lab, node, settings, factory = env
-    _check_web(settings, factory, node.name)
-    with factory() as s:
-        first = drift.latest_reports(s)[node.name]
-        assert first.status == "clean", (first.error, [t["task"] for t in first.tasks])
     vhost = f"/etc/apache2/oemhost/tenants/{TENANT}.conf"
     lab.ssh(node.name, f"sed -i 's/ServerName {DOMAIN}/ServerName hacked.example/' {vhost}",
             check=True)
