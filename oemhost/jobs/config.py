@@ -36,6 +36,9 @@ DEFAULT_PRIORITY = {
     "usage": 10, "drift": 10, "backup": 10, "mail_rate": 10,
 }
 
+# Kinds run as a check: ansible-playbook --check --diff (drift detection changes nothing).
+CHECK_MODE_KINDS = frozenset({"drift"})
+
 # Kinds whose queued jobs for the same node are merged into one run.
 COALESCE_KINDS = frozenset({"provision"})
 

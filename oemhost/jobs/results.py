@@ -38,6 +38,8 @@ ENV_NAME = "OEMHOST_RESULTS_DIR"
 RESULT_HANDLERS: dict[str, str] = {
     "mail_rate": "oemhost.monitor.massmail:handle_results",
     "backup": "oemhost.backup.collect:handle_results",
+    "usage": "oemhost.usage.collect:handle_results",
+    "drift": "oemhost.drift.report:handle_results",
 }
 _NAME_RE = re.compile(r"^([a-z][a-z0-9_]{0,30})--[A-Za-z0-9_.-]{1,120}\.json$")
 

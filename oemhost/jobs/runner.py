@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oemhost.jobs.config import JobsConfig
+from oemhost.jobs.config import CHECK_MODE_KINDS, JobsConfig
 from oemhost.jobs.events import EventSink, EventWriter
 from oemhost.jobs.results import ENV_NAME as RESULTS_ENV
 from oemhost.jobs.results import RunInfo, deliver, results_dir
@@ -186,10 +186,12 @@ class RunExecution:
             "OEMHOST_WORKER_PID": str(os.getpid()),
             RESULTS_ENV: str(results_dir(pdd)),
         }
-        cmdline = None
+        args = []
+        if self.spec.kind in CHECK_MODE_KINDS:
+            args += ["--check", "--diff"]
         if self.cfg.vault_password_file:
-            cmdline = shlex.join(["--vault-password-file",
-                                  str(Path(self.cfg.vault_password_file).resolve())])
+            args += ["--vault-password-file", str(Path(self.cfg.vault_password_file).resolve())]
+        cmdline = shlex.join(args) if args else None
         return dict(
             private_data_dir=str(pdd), ident=IDENT, project_dir=str(s.project_dir),
             playbook=str(playbook), inventory=str(s.inventory_dir),

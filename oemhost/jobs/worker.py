@@ -49,7 +49,8 @@ log = logging.getLogger("oemhost.jobs")
 # Modules (dotted names) exposing ``register(scheduler, settings)``: they add their jobs
 # to the worker's APScheduler BackgroundScheduler (monitor probes, usage collection...).
 # Use ``"module:function"`` references and ``id=..., replace_existing=True`` (FACTS.md).
-SCHEDULE_MODULES: list[str] = ["oemhost.monitor.schedule", "oemhost.backup.schedule"]
+SCHEDULE_MODULES: list[str] = ["oemhost.monitor.schedule", "oemhost.backup.schedule",
+                              "oemhost.usage.schedule", "oemhost.drift.schedule"]
 
 SCHEDULER_LEASE = "scheduler"
 SCHEDULER_JOB_DEFAULTS = {"misfire_grace_time": 120, "coalesce": True, "max_instances": 1}

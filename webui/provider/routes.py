@@ -262,8 +262,11 @@ def node(name):
     st = store()
     page = jobs.list_jobs(db(), {"node": n.name}, page=1, per_page=20)
     mon = monitoring.view(db(), node=n.name, limit=20)
+    from oemhost import drift
+
+    last = drift.node_reports(db(), n.name, limit=1)
     return render_template("provider/node.html", n=n, tenants=st.count_tenants(node=n.name),
-                           jobs_page=page, mon=mon,
+                           jobs_page=page, mon=mon, drift=last[0] if last else None,
                            backup=node_statuses(db(), [n.name]).get(n.name),
                            backup_runs=recent_runs(db(), n.name, limit=7))
 
@@ -304,7 +307,8 @@ def node_converge(name):
     sess = db()
     try:
         job = jobs.submit(sess, kind="provision", playbook="site.yml", nodes=[n.name],
-                          requested_by=current_user.actor, reason=f"converge node {n.name}")
+                          requested_by=current_user.actor, reason=f"converge node {n.name}",
+                          settings=settings())
     except OemhostError as exc:
         sess.rollback()
         flash(str(exc), "error")
@@ -315,6 +319,45 @@ def node_converge(name):
     flash(_("Converge of %(node)s queued.", node=n.name), "success")
     flash(str(job.id), "job")
     return redirect(url_for("provider.node", name=n.name))
+
+
+@bp.route("/nodes/<name>/drift")
+def node_drift(name):
+    from oemhost import drift, jobs
+
+    try:
+        n = store().get_node(name)
+    except (NotFoundError, ValidationError):
+        abort(404)
+    reports = drift.node_reports(db(), n.name, limit=10)
+    checks = jobs.list_jobs(db(), {"node": n.name, "kind": "drift"}, page=1, per_page=5)
+    return render_template("provider/drift.html", n=n, reports=reports, checks=checks)
+
+
+@bp.route("/nodes/<name>/drift/check", methods=["POST"])
+def node_drift_check(name):
+    from oemhost import jobs
+    from oemhost.drift.report import PLAYBOOK
+
+    try:
+        n = store().get_node(name)
+    except (NotFoundError, ValidationError):
+        abort(404)
+    sess = db()
+    try:
+        job = jobs.submit(sess, kind="drift", playbook=PLAYBOOK, nodes=[n.name],
+                          requested_by=current_user.actor, reason=f"drift check of {n.name}",
+                          settings=settings())
+    except OemhostError as exc:
+        sess.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("provider.node_drift", name=n.name))
+    accounts.audit(sess, actor=current_user.actor, action="node.drift_check", target=n.name,
+                   ip=client_ip(), job_id=job.id)
+    sess.commit()
+    flash(_("Drift check of %(node)s queued.", node=n.name), "success")
+    flash(str(job.id), "job")
+    return redirect(url_for("provider.node_drift", name=n.name))
 
 
 # --- incidents and audit --------------------------------------------------------------

@@ -76,7 +76,7 @@ def index():
     return render_template("reseller/index.html", node_rows=node_rows, period=period,
                            shown=shown, disk=disk, plans=plans, page=page,
                            pages=max(1, -(-total // PER_PAGE)),
-                           measured=usage_source.available(), allocated=allocated,
+                           measured=any(r["now"] for r in node_rows), allocated=allocated,
                            reseller=st.get_reseller(rid), count=live)
 
 
@@ -195,9 +195,17 @@ def customers():
     rows = st.list_tenants(reseller=rid, q=q, status=status, sort=sort,
                            offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
     disk = usage_source.tenant_disk(db(), [t.id for t in rows])
+    # the worst quota level of each customer (80 % warning, 100 % full)
+    levels = {}
+    for t in rows:
+        found = usage_source.quota_warnings(disk.get(t.id), web_mb=t.disk.web_mb,
+                                            mail_mb=t.disk.mail_mb,
+                                            total_mb=t.disk.web_mb + t.disk.mail_mb)
+        if found:
+            levels[t.id] = "full" if any(w["level"] == "full" for w in found) else "warning"
     return render_template("reseller/customers.html", rows=rows, total=total, page=page,
                            pages=pages, q=q or "", sort=sort, status=status or "", disk=disk,
-                           sorts=SORTS)
+                           sorts=SORTS, quota_levels=levels)
 
 
 def _plan_choices(form, rid):
@@ -267,7 +275,10 @@ def customer(tenant_id):
     plan = store().get_plan(t.reseller, t.plan)
     login = accounts.find_user(db(), f"r:{t.reseller}", t.id)
     disk = usage_source.tenant_disk(db(), [t.id]).get(t.id)
+    warnings = usage_source.quota_warnings(disk, web_mb=t.disk.web_mb, mail_mb=t.disk.mail_mb,
+                                           total_mb=plan.disk_mb)
     return render_template("reseller/customer.html", t=t, plan=plan, login=login, disk=disk,
+                           quota_warnings=warnings,
                            history=store().history(tenant=t.id, limit=10))
 
 

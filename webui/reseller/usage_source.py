@@ -1,4 +1,4 @@
-"""The seam between the panels and usage collection (``oemhost.usage``, still to come).
+"""The seam between the panels and usage collection (``oemhost.usage``, docs/USAGE.md).
 
 The reseller's "server usage" page and the end user's usage need, working in a
 SQLAlchemy session:
@@ -12,8 +12,9 @@ SQLAlchemy session:
 * ``oemhost.usage.tenant_disk(session, tenant_ids)`` -> ``{tenant: {"web_mb": float,
   "mail_mb": float, "at": datetime}}`` (latest sample per tenant; one query for a page).
 
-Until it lands, :data:`available` is False and the pages show the plan limits with
-"not measured yet" instead of figures.
+Without it (:func:`available` False), or before the first collection, the pages show the
+plan limits with "not measured yet" instead of figures. ``quota_warnings`` names the
+areas at 80 % / 100 % of their limit.
 """
 
 from __future__ import annotations
@@ -53,3 +54,11 @@ def node_series(session, node: str, metric: str, period: str) -> list[tuple[Any,
 def tenant_disk(session, tenant_ids: list[str]) -> dict[str, dict[str, Any]]:
     mod = _usage()
     return dict(mod.tenant_disk(session, tenant_ids)) if mod and tenant_ids else {}
+
+
+def quota_warnings(disk, *, web_mb, mail_mb, total_mb) -> list[dict[str, Any]]:
+    """Areas at 80 % (``warning``) or 100 % (``full``) of their limit (none unmeasured)."""
+    mod = _usage()
+    if not mod or not disk or not hasattr(mod, "quota_warnings"):
+        return []
+    return mod.quota_warnings(disk, web_mb=web_mb, mail_mb=mail_mb, total_mb=total_mb)

@@ -1,0 +1,22 @@
+# Copyright: oemhost contributors
+# MIT License (see the project's pyproject.toml)
+"""Filter of playbooks/collect_usage.yml: what ``oemhost_usage`` needs of the tenants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+
+def usage_tenants(tenants: Iterable[Mapping] | None) -> list[dict]:
+    """[{tenant, domains}] of the tenant records: ids and domain names only (no hashes or
+    other fields reach the module's arguments)."""
+    out = []
+    for t in tenants or []:
+        out.append({"tenant": str(t["id"]),
+                    "domains": [str(d["name"]) for d in t.get("domains") or []]})
+    return out
+
+
+class FilterModule:
+    def filters(self):
+        return {"oemhost_usage_tenants": usage_tenants}
