@@ -105,8 +105,10 @@ def _check_disk(tid: str, tenant: Mapping, limits: Mapping | None, err: _Collect
     sizes = {}
     for key in ("web_mb", "mail_mb"):
         value = disk.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            err.add(tid, f"disk.{key}", "must be a whole number of MB, at least 1")
+        # a plan without mail may give its mail area nothing: no mail area is made then
+        least = 0 if key == "mail_mb" and limits and limits.get("mail") is False else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            err.add(tid, f"disk.{key}", f"must be a whole number of MB, at least {least}")
         else:
             sizes[key] = value
     if limits and len(sizes) == 2 and sizes["web_mb"] + sizes["mail_mb"] > limits["disk_mb"]:
@@ -291,7 +293,8 @@ def hosting_users(tenants: Iterable[Mapping] | None,
 def hosting_areas(tenants: Iterable[Mapping] | None) -> list[dict]:
     """Entries for the ``oemhost_quota`` module: limits per area and the plan total."""
     return [{"tenant": t["id"],
-             "areas": {"web": t["disk"]["web_mb"], "mail": t["disk"]["mail_mb"]},
+             "areas": {area: t["disk"][f"{area}_mb"] for area in ("web", "mail")
+                       if t["disk"][f"{area}_mb"] > 0},
              "total_mb": t["limits"]["disk_mb"]}
             for t in tenants or []]
 

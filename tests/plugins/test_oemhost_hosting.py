@@ -165,3 +165,14 @@ def test_records_are_not_modified():
     errors(t)
     hosting.web_sites([t], "/srv/hosting", "/etc/oemhost/tls")
     assert t == before
+
+
+def test_a_plan_without_mail_may_give_the_mail_area_nothing():
+    webonly = tenant(disk={"web_mb": 50, "mail_mb": 0}, limits={**LIMITS, "mail": False})
+    assert errors(webonly) == []
+    assert hosting.hosting_areas([webonly]) == [
+        {"tenant": "shop1", "areas": {"web": 50}, "total_mb": 50}]
+    with_mail = tenant(disk={"web_mb": 50, "mail_mb": 0}, limits={**LIMITS, "mail": True})
+    assert "shop1: disk.mail_mb: must be a whole number of MB, at least 1" in errors(with_mail)
+    no_web = tenant(disk={"web_mb": 0, "mail_mb": 0}, limits={**LIMITS, "mail": False})
+    assert "shop1: disk.web_mb: must be a whole number of MB, at least 1" in errors(no_web)
