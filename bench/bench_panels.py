@@ -170,11 +170,17 @@ def bench_create_to_served() -> None:
         try:
             store = Store(inv)
             node = store.list_nodes()[0]
-            store.add_reseller({"id": "bench", "company": "Bench", "brand": {},
+            store.add_reseller({"id": "bench", "company": "Bench",
+                                "contacts": ["noc@bench.example"],
+                                "brand": {"display_name": "Bench Web"},
                                 "limits": {"tenants": 10, "disk_mb": 100000}},
                                actor="lab")
             store.add_plan("bench", {"id": "basic", "name": "Basic", "disk_mb": 500,
-                                     "default_web_mb": 400, "max_domains": 1}, actor="lab")
+                                     "default_web_mb": 400, "max_domains": 1,
+                                     "max_mailboxes": 1, "max_mailbox_mb": 50,
+                                     "max_ftp_accounts": 0,
+                                     "max_databases": {"mariadb": 0, "postgresql": 0},
+                                     "dns": False, "ssh": False, "mail": True}, actor="lab")
             factory = open_database(settings)
             with factory() as s:
                 job = jobs.submit(s, kind="provision", playbook="site.yml",
