@@ -209,7 +209,9 @@ def converged_site(root: Path, lab_name: str) -> Iterator[Site]:
             monitor_db.dispose(settings.database_url)
     finally:
         if not keep:
-            lab.down(progress=lambda _m: None)
+            # the inventory is thrown away with the tenant in it: stop the node without
+            # asking the store to forget it (it refuses while the node has tenants)
+            Lab(PROJECT_DIR, lab_name, inventory_dir=None).down(progress=lambda _m: None)
 
 
 # -- mail, read as the user would ------------------------------------------------------------
