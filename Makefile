@@ -38,7 +38,7 @@ unit: venv
 	$(BIN)/pytest -n 2 --dist loadfile -m "not lab and not browser" tests
 
 labtests: venv host-deps
-	$(BIN)/pytest -m "lab or browser" tests
+	$(BIN)/pytest -n 2 --dist loadfile -m "lab or browser" tests
 
 molecule: venv host-deps
 	@for s in molecule/*/; do s=$$(basename $$s); [ -f molecule/$$s/molecule.yml ] || continue; \
