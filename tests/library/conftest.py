@@ -1,9 +1,9 @@
-"""Helpers for the tests of our Ansible modules: import one as a Python module, or run it
-for real as Ansible does (a JSON file of arguments), in check mode or not."""
+"""Helpers for the tests of our Ansible modules: run one for real as Ansible does (a JSON
+file of arguments), in check mode or not. To import one as a Python module (its functions
+are testable): ``from modload import load``."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,34 +12,6 @@ from pathlib import Path
 import pytest
 
 LIBRARY = Path(__file__).resolve().parents[2] / "library"
-MODULE_UTILS = LIBRARY.parent / "plugins" / "module_utils"
-
-
-def _register_module_utils() -> None:
-    """Make ``ansible.module_utils.oemhost_*`` (plugins/module_utils, bundled by Ansible
-    when it ships a module) importable when a test loads a module as plain Python."""
-    import ansible.module_utils
-
-    for path in sorted(MODULE_UTILS.glob("oemhost_*.py")):
-        name = f"ansible.module_utils.{path.stem}"
-        if name in sys.modules:
-            continue
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-        setattr(ansible.module_utils, path.stem, mod)
-
-
-def load_module(name: str):
-    _register_module_utils()
-    spec = importlib.util.spec_from_file_location(name, LIBRARY / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture
 def run_module(tmp_path):
     """run_module(name, args, check=False, diff=True) -> the module's JSON result."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from tests.library.conftest import load_module
+from modload import load as load_module
 
 mod = load_module("oemhost_backup_status")
 

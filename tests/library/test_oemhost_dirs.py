@@ -5,7 +5,7 @@ import os
 import pwd
 import stat
 
-from conftest import load_module
+from modload import load as load_module
 
 dirs = load_module("oemhost_dirs")
 ME = pwd.getpwuid(os.getuid()).pw_name

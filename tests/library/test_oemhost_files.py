@@ -5,7 +5,7 @@ import os
 import pwd
 
 import pytest
-from conftest import load_module
+from modload import load as load_module
 
 files = load_module("oemhost_files")
 ME = pwd.getpwuid(os.getuid()).pw_name

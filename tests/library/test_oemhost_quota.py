@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import load_module
+from modload import load as load_module
 
 quota = load_module("oemhost_quota")
 MB = 1024 * 1024

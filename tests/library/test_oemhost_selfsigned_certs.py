@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from conftest import load_module
 from cryptography import x509
+from modload import load as load_module
 
 certs = load_module("oemhost_selfsigned_certs")
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from conftest import load_module
+from modload import load as load_module
 
 users = load_module("oemhost_tenant_users")
 PARAMS = {"base": "/srv/hosting", "tenants_group": "oemhost-tenants", "ssh_group": "oemhost-ssh",

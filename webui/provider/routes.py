@@ -271,8 +271,9 @@ def node(name):
                            backup_runs=recent_runs(db(), n.name, limit=7))
 
 
-@bp.route("/nodes/<name>/backup", methods=["POST"])
-def node_backup(name):
+def _queue_node_job(name: str, *, kind: str, playbook: str, action: str, reason: str,
+                    done: str, back: str = "provider.node"):
+    """Submit a job for one node from a node page, audit it, and go back to that page."""
     from oemhost import jobs
 
     try:
@@ -281,44 +282,33 @@ def node_backup(name):
         abort(404)
     sess = db()
     try:
-        job = jobs.submit(sess, kind="backup", playbook="backup_now.yml", nodes=[n.name],
-                          requested_by=current_user.actor, reason=f"back up node {n.name} now",
+        job = jobs.submit(sess, kind=kind, playbook=playbook, nodes=[n.name],
+                          requested_by=current_user.actor, reason=reason % {"node": n.name},
                           settings=settings())
     except OemhostError as exc:
         sess.rollback()
         flash(str(exc), "error")
-        return redirect(url_for("provider.node", name=n.name))
-    accounts.audit(sess, actor=current_user.actor, action="node.backup", target=n.name,
+        return redirect(url_for(back, name=n.name))
+    accounts.audit(sess, actor=current_user.actor, action=action, target=n.name,
                    ip=client_ip(), job_id=job.id)
     sess.commit()
-    flash(_("Backup of %(node)s queued.", node=n.name), "success")
+    flash(done, "success")
     flash(str(job.id), "job")
-    return redirect(url_for("provider.node", name=n.name))
+    return redirect(url_for(back, name=n.name))
+
+
+@bp.route("/nodes/<name>/backup", methods=["POST"])
+def node_backup(name):
+    return _queue_node_job(name, kind="backup", playbook="backup_now.yml",
+                           action="node.backup", reason="back up node %(node)s now",
+                           done=_("Backup of %(node)s queued.", node=name))
 
 
 @bp.route("/nodes/<name>/converge", methods=["POST"])
 def node_converge(name):
-    from oemhost import jobs
-
-    try:
-        n = store().get_node(name)
-    except (NotFoundError, ValidationError):
-        abort(404)
-    sess = db()
-    try:
-        job = jobs.submit(sess, kind="provision", playbook="site.yml", nodes=[n.name],
-                          requested_by=current_user.actor, reason=f"converge node {n.name}",
-                          settings=settings())
-    except OemhostError as exc:
-        sess.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("provider.node", name=n.name))
-    accounts.audit(sess, actor=current_user.actor, action="node.converge", target=n.name,
-                   ip=client_ip(), job_id=job.id)
-    sess.commit()
-    flash(_("Converge of %(node)s queued.", node=n.name), "success")
-    flash(str(job.id), "job")
-    return redirect(url_for("provider.node", name=n.name))
+    return _queue_node_job(name, kind="provision", playbook="site.yml",
+                           action="node.converge", reason="converge node %(node)s",
+                           done=_("Converge of %(node)s queued.", node=name))
 
 
 @bp.route("/nodes/<name>/drift")
@@ -336,28 +326,11 @@ def node_drift(name):
 
 @bp.route("/nodes/<name>/drift/check", methods=["POST"])
 def node_drift_check(name):
-    from oemhost import jobs
     from oemhost.drift.report import PLAYBOOK
 
-    try:
-        n = store().get_node(name)
-    except (NotFoundError, ValidationError):
-        abort(404)
-    sess = db()
-    try:
-        job = jobs.submit(sess, kind="drift", playbook=PLAYBOOK, nodes=[n.name],
-                          requested_by=current_user.actor, reason=f"drift check of {n.name}",
-                          settings=settings())
-    except OemhostError as exc:
-        sess.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("provider.node_drift", name=n.name))
-    accounts.audit(sess, actor=current_user.actor, action="node.drift_check", target=n.name,
-                   ip=client_ip(), job_id=job.id)
-    sess.commit()
-    flash(_("Drift check of %(node)s queued.", node=n.name), "success")
-    flash(str(job.id), "job")
-    return redirect(url_for("provider.node_drift", name=n.name))
+    return _queue_node_job(name, kind="drift", playbook=PLAYBOOK, action="node.drift_check",
+                           reason="drift check of %(node)s", back="provider.node_drift",
+                           done=_("Drift check of %(node)s queued.", node=name))
 
 
 # --- incidents and audit --------------------------------------------------------------
