@@ -16,50 +16,26 @@ digests (a fast hash is right for high-entropy secrets: there is nothing to brut
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oemhost.db import Base
+from oemhost.db.types import UTCDateTime as _UTC
+from oemhost.db.types import utcnow
 
 USER_KINDS = ("provider", "reseller", "enduser")
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class _UTC(TypeDecorator):
-    """An aware UTC datetime on every backend (SQLite keeps no zone: it is added back)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is not None:
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            value = value.astimezone(UTC)
-            if dialect.name == "sqlite":
-                value = value.replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
 
 
 class PanelUser(Base):

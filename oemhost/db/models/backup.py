@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Boolean, Float, Integer, String, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oemhost.db import Base
-from oemhost.db.models.monitor import UTCDateTime
+from oemhost.db.types import UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oemhost.db import Base
-from oemhost.db.models.jobs import UTCDateTime
+from oemhost.db.types import UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 DRIFT_STATUSES = ("clean", "drift", "failed")

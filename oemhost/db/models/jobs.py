@@ -10,59 +10,34 @@ be recovered without a live worker's runs ever being taken away.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oemhost.db import Base
+from oemhost.db.types import UTCDateTime, utcnow
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 JOB_FINISHED = ("succeeded", "failed", "cancelled")
 RUN_STATUSES = ("running", "succeeded", "failed", "cancelled", "timeout", "interrupted")
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 def db_now():
     """The database server's clock (heartbeats: immune to clock skew between hosts)."""
     return func.now(type_=UTCDateTime())
-
-
-class UTCDateTime(TypeDecorator):
-    """An aware UTC datetime on every backend (SQLite keeps no zone: it is added back)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is not None:
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTCDateTime column")
-            value = value.astimezone(UTC)
-            if dialect.name == "sqlite":
-                value = value.replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
 
 
 class JobRun(Base):

@@ -15,7 +15,7 @@ from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oemhost.db import Base
-from oemhost.db.models.jobs import UTCDateTime
+from oemhost.db.types import UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 RESOLUTIONS = ("raw", "hour", "day")
