@@ -148,6 +148,7 @@ class Monitor:
         report.checked = len(results)
         self._observe(results, attempts)
         by_key = {c.key: c for c in due}
+        ping_of = {c.node: c for c in checks if c.protocol == "ping"}
         for _round in range(max(attempts.values(), default=1) - 1):
             with session_scope(self.sessions) as session:
                 rows = load_states(session, {c.node for c in due})
@@ -155,6 +156,12 @@ class Monitor:
                         if k in by_key and r.state_type == "soft" and r.status != "ok"]
             if not soft:
                 break
+            # a failing service makes its node's ping be re-checked with it (Nagios' host
+            # check on a service problem): a node that went down in the middle of the sweep
+            # is then seen as down, not as services failing one by one
+            again = {c.key for c in soft}
+            soft += [ping_of[n] for n in sorted({c.node for c in soft})
+                     if n in ping_of and ping_of[n].key not in again]
             self.sleep(self.cfg.retry_interval)
             results = self.prober(soft)
             report.retried += len(results)
@@ -245,6 +252,13 @@ class Monitor:
                         report_send=self.cfg.report_send, report_all=self.cfg.report_all)
                 report.recovered.append(host.id)
                 del opened[(node, "host")]
+            return
+        ping = rows.get("ping")
+        if services_down and ping is not None and ping.status != "ok":
+            # the node itself is failing and being re-checked (SOFT): whether this is one
+            # "host" incident or service incidents is decided once ping is confirmed, so a
+            # node going down never opens an incident per service first (Nagios' host
+            # dependency); incidents already open keep their state until then
             return
         groups = {GROUP_OF[p] for p in services_down} | {
             s for n, s in opened if n == node and not is_external(s)}

@@ -65,7 +65,11 @@ def test_stopped_web_server_is_restarted_verified_and_closed(world):
     world.stop(N1, "http", "https")
     world.clock.advance(minutes=10)
     report = mon.sweep()
-    assert report.retried == 2           # SOFT failures re-checked before counting
+    # the SOFT failures re-checked before they count, and the node's ping with them
+    assert report.retried == 3
+    with session_scope(mon.sessions) as s:
+        ping = s.get(MonitorCheckState, ("node1", "ping"))
+        assert ping.attempt == 1 and ping.status == "ok"
     (inc,) = incidents(mon)
     assert (inc.node, inc.service, inc.status) == ("node1", "web", "open")
     assert inc.failing == ["http", "https"] and inc.level == 1
