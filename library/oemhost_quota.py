@@ -109,6 +109,7 @@ from ansible.module_utils.oemhost_quota_backends import (  # noqa: E402, F401
     QuotaBackend,
     QuotaError,
     Step,
+    module_runner,
     parse_qgroups,
     parse_subvolumes,
 )
@@ -133,11 +134,7 @@ def main() -> None:
     )
     p = module.params
 
-    def run(argv: list[str]) -> str:
-        rc, out, err = module.run_command(argv)
-        if rc != 0:
-            raise QuotaError(f"{' '.join(argv)}: {(err or out).strip()}")
-        return out
+    run = module_runner(module)
 
     try:
         backend = BACKENDS[p["backend"]](p["base"], run)

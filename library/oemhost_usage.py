@@ -111,6 +111,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.oemhost_quota_backends import (  # noqa: E402
     BACKENDS,
     QuotaError,
+    module_runner,
 )
 
 # file systems that hold no data of their own (or are not this node's)
@@ -265,11 +266,7 @@ def main() -> None:
     )
     p = module.params
 
-    def run(argv: list[str]) -> str:
-        rc, out, err = module.run_command(argv)
-        if rc != 0:
-            raise QuotaError(f"{' '.join(argv)}: {(err or out).strip()}")
-        return out
+    run = module_runner(module)
 
     try:
         node = {

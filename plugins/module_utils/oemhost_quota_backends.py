@@ -46,6 +46,19 @@ class QuotaError(Exception):
     pass
 
 
+def module_runner(module):
+    """``run(argv) -> stdout`` through ``module.run_command``; a non-zero exit raises
+    :class:`QuotaError` with the command and its message."""
+
+    def run(argv: list[str]) -> str:
+        rc, out, err = module.run_command(argv)
+        if rc != 0:
+            raise QuotaError(f"{' '.join(argv)}: {(err or out).strip()}")
+        return out
+
+    return run
+
+
 class QuotaBackend:
     """The interface every quota backend implements.
 
