@@ -16,8 +16,16 @@ and a bad record fails the play *before* anything on a node changes, with a mess
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
+
+try:
+    from oemhost.ansible_native import native, plain_args
+except ImportError:  # a checkout used without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from oemhost.ansible_native import native, plain_args
 
 TENANT_ID_RE = re.compile(r"^[a-z][a-z0-9]{2,15}$")
 LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -259,11 +267,15 @@ def hosting_errors(tenants: Any, removed: Any = None, scope: Any = None,
 
 def hosting_scope(tenants: Iterable[Mapping] | None, scope: Any = None) -> list[Mapping]:
     """The tenants a run converges: all of them, or those whose id is in ``scope``."""
-    tenants = list(tenants or [])
     if scope is None:
-        return tenants
-    wanted = set(scope)
-    return [t for t in tenants if t.get("id") in wanted]
+        return native(list(tenants or []))
+    wanted = set(native(scope))
+    # pick the scope's records from the raw list first: only they are copied (a scoped
+    # run reads one tenant's record of hundreds, on every task)
+    tenants = tenants or []
+    raw = tenants._non_lazy_copy() if hasattr(tenants, "_non_lazy_copy") else tenants
+    return [native(tenants[i]) for i, t in enumerate(raw)
+            if isinstance(t, Mapping) and t.get("id") in wanted]
 
 
 def _ssh_allowed(tenant: Mapping) -> bool:
@@ -406,9 +418,8 @@ def ftp_dirs(tenants: Iterable[Mapping] | None, web_group: str) -> list[dict]:
 
 class FilterModule:
     def filters(self):
-        return {
+        return {"oemhost_hosting_scope": hosting_scope} | {name: plain_args(fn) for name, fn in {
             "oemhost_hosting_errors": hosting_errors,
-            "oemhost_hosting_scope": hosting_scope,
             "oemhost_hosting_users": hosting_users,
             "oemhost_hosting_areas": hosting_areas,
             "oemhost_web_dirs": web_dirs,
@@ -417,4 +428,4 @@ class FilterModule:
             "oemhost_web_tls_domains": web_tls_domains,
             "oemhost_ftp_accounts": ftp_accounts,
             "oemhost_ftp_dirs": ftp_dirs,
-        }
+        }.items()}

@@ -4,7 +4,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+try:
+    from oemhost.ansible_native import plain_args
+except ImportError:  # a checkout used without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from oemhost.ansible_native import plain_args
 
 
 def usage_tenants(tenants: Iterable[Mapping] | None) -> list[dict]:
@@ -19,4 +27,4 @@ def usage_tenants(tenants: Iterable[Mapping] | None) -> list[dict]:
 
 class FilterModule:
     def filters(self):
-        return {"oemhost_usage_tenants": usage_tenants}
+        return {"oemhost_usage_tenants": plain_args(usage_tenants)}

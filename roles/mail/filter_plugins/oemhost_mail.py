@@ -18,7 +18,15 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Mapping
+from pathlib import Path
+
+try:
+    from oemhost.ansible_native import plain_args
+except ImportError:  # a checkout used without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    from oemhost.ansible_native import plain_args
 
 TENANT_ID = re.compile(r"^[a-z][a-z0-9]{2,15}$")
 # one DNS label: letters, digits, inner hyphens (punycode "xn--" labels included)
@@ -376,4 +384,5 @@ def mail_tables(tenants: object, settings: Mapping) -> dict:
 
 class FilterModule:
     def filters(self):
-        return {"oemhost_mail_state": mail_state, "oemhost_mail_tables": mail_tables}
+        return {"oemhost_mail_state": plain_args(mail_state),
+                "oemhost_mail_tables": plain_args(mail_tables)}
