@@ -6,7 +6,8 @@ What runs:
   (oemhost.monitor.simulate, in ``--server-procs`` processes) speak HTTP, HTTPS, FTP with
   AUTH TLS, SMTP with STARTTLS, SMTPS, POP3(S), IMAP(S) - TLS 1.3 with an ECDSA P-256
   certificate and the default session tickets - and the PostgreSQL wire protocol with a
-  real SCRAM-SHA-256 login (``--scram-iterations``, 4096 like PostgreSQL) and a query;
+  real SCRAM-SHA-256 login (``--scram-iterations``; default: the iterations the postgresql
+  role gives the monitoring login, ``postgresql__monitor_scram_iterations``) and a query;
 - MariaDB is a real ``mariadbd`` (Debian package) started in a temporary directory as
   the ``mysql`` user, with a monitoring login; all 1,000 MariaDB checks log in to it and
   run a query (one server, one address: 1,000 real logins);
@@ -37,7 +38,10 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
 
 from oemhost.monitor import simulate as sim  # noqa: E402
 from oemhost.monitor.checks import SERVICE_PROTOCOLS, Check, Credentials  # noqa: E402
@@ -138,7 +142,10 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=400)
     ap.add_argument("--server-procs", type=int, default=2)
     ap.add_argument("--pg", choices=("sim", "real"), default="sim")
-    ap.add_argument("--scram-iterations", type=int, default=4096)
+    role_defaults = yaml.safe_load(
+        (PROJECT / "roles/postgresql/defaults/main.yml").read_text())
+    ap.add_argument("--scram-iterations", type=int,
+                    default=int(role_defaults["postgresql__monitor_scram_iterations"]))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--modes", default="one,pool",
                     help="sweeps to time: one (a single process), pool (--processes)")
