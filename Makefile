@@ -9,6 +9,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HOST_PACKAGES := systemd-container debootstrap btrfs-progs iproute2 openssh-client git \
                  chromium fonts-noto-cjk rsync bind9-dnsutils iputils-ping bind9-utils \
                  mariadb-client postgresql-client postgresql mariadb-server
+# Debian packages pip needs to build the venv (libvirt-python compiles against libvirt-dev)
+BUILD_PACKAGES := libvirt-dev pkg-config gcc
 BENCH_PACKAGES := monitoring-plugins-basic monitoring-plugins-standard
 
 help:
@@ -22,6 +24,7 @@ host-deps:
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml requirements.yml
+	@scripts/host-deps $(BUILD_PACKAGES)
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	$(PY) scripts/check_collections.py

@@ -117,6 +117,7 @@ class EventSink:
         default_factory=lambda: defaultdict(lambda: dict.fromkeys(
             ("ok", "changed", "failed", "unreachable", "skipped"), 0)))
     first_failure: str | None = None
+    _first_failure_hidden: bool = False
     errors: list[str] = field(default_factory=list)
     on_pid: Any = None
     _verbose: list[str] = field(default_factory=list)
@@ -168,9 +169,13 @@ class EventSink:
         if status in ("failed", "unreachable"):
             msg = res.get("msg") or res.get("censored") or ""
             record_data = {"msg": _short(msg)} if msg else None
-            if status in ("failed", "unreachable") and self.first_failure is None:
+            # the job's error: the first failure, unless its result was hidden (no_log)
+            # and a later one says why (a rescue reporting the hidden task's message)
+            if self.first_failure is None or (self._first_failure_hidden
+                                              and msg and msg != CENSORED):
                 self.first_failure = f"{host}: {data.get('task') or '?'}: {status}" + (
                     f": {_short(msg, 300)}" if msg else "")
+                self._first_failure_hidden = msg in ("", CENSORED)
         stdout = str(event.get("stdout") or "")
         if etype == "error" and stdout.strip():
             self.errors.append(_short(stdout.strip(), 300))

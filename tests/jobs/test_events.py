@@ -100,3 +100,18 @@ def test_a_broken_event_never_breaks_the_run():
     sink = EventSink(1, w)
     assert sink({"event": "runner_on_ok", "event_data": "not a dict", "stdout": object()}) \
         is True
+
+
+def test_a_hidden_failure_gives_way_to_the_rescue_that_says_why():
+    """A no_log task's failure is censored; the rescue reporting its message is the
+    job's error. A failure that says why is never replaced."""
+    sink = EventSink(8, FakeWriter())
+    sink(ev("runner_on_failed", "fatal: [n1]", host="n1", task="Power-boot",
+            res={"_ansible_no_log": True, "failed": True, "msg": "bad pw hunter2"}))
+    assert sink.first_failure == f"n1: Power-boot: failed: {CENSORED}"
+    sink(ev("runner_on_failed", "fatal: [n1]", host="n1", task="Report",
+            res={"failed": True, "msg": "IPMI power boot failed: Incorrect password"}))
+    assert sink.first_failure == "n1: Report: failed: IPMI power boot failed: Incorrect password"
+    sink(ev("runner_on_failed", "fatal: [n2]", host="n2", task="Later",
+            res={"failed": True, "msg": "something else"}))
+    assert sink.first_failure == "n1: Report: failed: IPMI power boot failed: Incorrect password"

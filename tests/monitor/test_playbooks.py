@@ -57,8 +57,8 @@ def test_reboot_refuses_a_provider_the_node_does_not_use(tmp_path, provider, nod
 
 
 def test_ipmi_reboot_reads_its_password_from_the_secrets_dir_and_hides_it(tmp_path):
-    """No BMC here: the module fails to reach it; what matters is that the secret file is
-    read by path and never printed."""
+    """No BMC here: the module fails to reach it and the job says so; the secret file is
+    read by path and never printed. (test_reboot_providers.py runs it against a BMC.)"""
     secrets = tmp_path / "secrets" / "ipmi"
     secrets.mkdir(parents=True)
     (secrets / "node1").write_text("bmc-secret-value\n")
@@ -70,4 +70,6 @@ def test_ipmi_reboot_reads_its_password_from_the_secrets_dir_and_hides_it(tmp_pa
                "-vvv")
     assert out.returncode != 0
     assert "Reset the machine through its BMC" in out.stdout
+    assert ("IPMI power boot through 127.0.0.1:9 as admin failed: no answer from the BMC"
+            in out.stdout)
     assert "bmc-secret-value" not in out.stdout + out.stderr
