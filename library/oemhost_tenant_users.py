@@ -49,7 +49,9 @@ options:
         choices: [present, absent]
         default: present
   base:
-    description: Directory holding the tenants' homes.
+    description:
+      - Directory holding the tenants' homes. Kept as a directory owned by root, mode 0755
+        (created if missing, also when O(users) is empty: a node without tenants yet).
     type: path
     default: /srv/hosting
   tenants_group:
@@ -262,6 +264,19 @@ def main() -> None:
             after.append(f"group {group}: present\n")
             if not check:
                 runner.run(["groupadd", "--system", group])
+
+    base_st = os.lstat(p["base"]) if os.path.lexists(p["base"]) else None
+    if base_st is not None and not stat.S_ISDIR(base_st.st_mode):
+        module.fail_json(msg=f"{p['base']} exists and is not a directory")
+    if base_st is None or (base_st.st_uid, base_st.st_gid,
+                           stat.S_IMODE(base_st.st_mode)) != (0, 0, 0o755):
+        changed = True
+        before.append(f"{p['base']}: {'absent' if base_st is None else 'other owner or mode'}\n")
+        after.append(f"{p['base']}: directory root:root 0755\n")
+        if not check:
+            os.makedirs(p["base"], mode=0o755, exist_ok=True)
+            os.chown(p["base"], 0, 0)
+            os.chmod(p["base"], 0o755)  # noqa: S103 (the homes base is listable)
 
     range_opts = [f"UID_MIN={p['uid_min']}", f"UID_MAX={p['uid_max']}",
                   f"GID_MIN={p['uid_min']}", f"GID_MAX={p['uid_max']}"]

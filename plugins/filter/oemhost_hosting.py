@@ -376,30 +376,23 @@ def web_sites(tenants: Iterable[Mapping] | None, base: str, tls_root: str,
     return sites
 
 
-def ftp_accounts(tenants: Iterable[Mapping] | None, base: str,
-                 uids: Mapping[str, Any] | None) -> list[dict]:
-    """Every FTP login of the node's active tenants: the main account (the tenant id,
-    jailed to the web area) and the additional ones (jailed to their directory).
-
-    ``uids`` is ``getent_passwd`` (name -> [password, uid, gid, ...]); a tenant without a
-    system user yet (check mode before its first converge) gets no FTP login.
-    """
+def ftp_accounts(tenants: Iterable[Mapping] | None, base: str) -> list[dict]:
+    """Every FTP login of the node's active tenants, for ``oemhost_pureftpd_accounts``: the
+    main account (the tenant id, jailed to the web area) and the additional ones (jailed to
+    their directory), each running as the tenant's system user."""
     out = []
-    uids = uids or {}
     for t in tenants or []:
         tid = t["id"]
-        if t.get("status", "active") != "active" or tid not in uids:
+        if t.get("status", "active") != "active":
             continue
-        uid, gid = str(uids[tid][1]), str(uids[tid][2])
         tls = bool((t.get("limits") or {}).get("ftps_required", True))
         if t.get("password_hash"):
-            out.append({"login": tid, "password_hash": t["password_hash"], "uid": uid,
-                        "gid": gid, "dir": f"{base}/{tid}/web", "tls_required": tls})
+            out.append({"login": tid, "password_hash": t["password_hash"], "user": tid,
+                        "dir": f"{base}/{tid}/web", "tls_required": tls})
         for acc in t.get("ftp_accounts") or []:
             sub = acc.get("dir") or ""
             out.append({"login": acc["name"], "password_hash": acc["password_hash"],
-                        "uid": uid, "gid": gid,
-                        "dir": f"{base}/{tid}/web" + (f"/{sub}" if sub else ""),
+                        "user": tid, "dir": f"{base}/{tid}/web" + (f"/{sub}" if sub else ""),
                         "tls_required": tls})
     return sorted(out, key=lambda a: a["login"])
 

@@ -151,12 +151,11 @@ def test_sites_use_own_certificate_only_when_present():
 
 
 def test_ftp_accounts_of_active_tenants_only():
-    uids = {"shop1": ["x", 10000, 10000], "shop2": ["x", 10001, 10001]}
     lite = tenant("shop2", status="suspended")
-    accounts = hosting.ftp_accounts([tenant(), lite], "/srv/hosting", uids)
-    assert [(a["login"], a["dir"], a["tls_required"]) for a in accounts] == [
-        ("shop1", "/srv/hosting/shop1/web", True),
-        ("shop1-up", "/srv/hosting/shop1/web/public_html/up", True)]
+    accounts = hosting.ftp_accounts([tenant(), lite], "/srv/hosting")
+    assert [(a["login"], a["user"], a["dir"], a["tls_required"]) for a in accounts] == [
+        ("shop1", "shop1", "/srv/hosting/shop1/web", True),
+        ("shop1-up", "shop1", "/srv/hosting/shop1/web/public_html/up", True)]
 
 
 def test_records_are_not_modified():
