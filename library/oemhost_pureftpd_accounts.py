@@ -15,7 +15,7 @@ description:
   - Each login runs as the system user named in O(accounts[].user) (the tenant); its uid
     and gid are read on the node, so no C(getent) round trip is needed. A login whose
     user does not exist yet (check mode before the tenant's first converge) is left out
-    and named in RV(skipped).
+    and named in RV(skipped_logins).
   - Hashes never reach the diff or the results; C(--diff) shows the logins, their
     directories and TLS requirement.
   - If C(pure-pw mkdb) fails, the passwd file is put back as it was.
@@ -84,7 +84,7 @@ logins:
   description: Logins written.
   type: int
   returned: always
-skipped:
+skipped_logins:
   description: Logins left out because their system user does not exist.
   type: list
   elements: str
@@ -172,7 +172,8 @@ def main() -> None:
                 dir=dict(type="path", required=True),
                 tls_required=dict(type="bool", default=True),
             )),
-            passwd_file=dict(type="path", default="/etc/pure-ftpd/pureftpd.passwd"),
+            passwd_file=dict(type="path", default="/etc/pure-ftpd/pureftpd.passwd",
+                             no_log=False),
             pdb_file=dict(type="path", default="/etc/pure-ftpd/pureftpd.pdb"),
             tls_list=dict(type="path", default="/etc/pure-ftpd/oemhost-tls-required"),
             tls_list_header=dict(type="str", default=""),
@@ -214,7 +215,7 @@ def main() -> None:
                                      + (err or out).strip()[-1000:])
         if write_tls:
             write_atomic(p["tls_list"], tls, 0o644)
-    module.exit_json(changed=changed, logins=passwd.count("\n"), skipped=skipped,
+    module.exit_json(changed=changed, logins=passwd.count("\n"), skipped_logins=skipped,
                      rebuilt=rebuild and not module.check_mode, diff=diff)
 
 

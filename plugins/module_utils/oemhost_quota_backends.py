@@ -286,8 +286,29 @@ class BtrfsBackend(QuotaBackend):
         self.run(["btrfs", "qgroup", "limit", str(size), path])
 
     def _destroy_qgroup(self, qgroup: str) -> None:
+        """Destroy a tenant's limit group once its areas are deleted.
+
+        The kernel keeps a deleted subvolume's qgroup, still a child of the group, until its
+        cleaner has run: destroying the group then fails with "Device or resource busy".
+        So on EBUSY: wait for the cleaner (``subvolume sync``), detach the children the
+        group had, and try again (once)."""
+        cmd = ["btrfs", "qgroup", "destroy", qgroup, self.mount]
         try:
-            self.run(["btrfs", "qgroup", "destroy", qgroup, self.mount])
+            self.run(cmd)
+            return
+        except QuotaError as exc:
+            if "No such file" in str(exc):
+                return
+            if "busy" not in str(exc).lower():
+                raise
+        self.run(["btrfs", "subvolume", "sync", self.mount])
+        for child in self.qgroups.get(qgroup, {}).get("children", []):
+            try:
+                self.run(["btrfs", "qgroup", "remove", child, qgroup, self.mount])
+            except QuotaError:
+                pass  # already gone with its subvolume
+        try:
+            self.run(cmd)
         except QuotaError as exc:
             if "No such file" not in str(exc):
                 raise

@@ -44,7 +44,7 @@ def test_writes_rebuilds_once_and_is_idempotent(tmp_path, tool, run_module):
     assert res["changed"] and not (tmp_path / "passwd").exists() and not tool.exists()
     assert HASH not in str(res)
     res = run_module("oemhost_pureftpd_accounts", args(tmp_path, accounts))
-    assert res["changed"] and res["rebuilt"] and res["skipped"] == ["ghost1"], res
+    assert res["changed"] and res["rebuilt"] and res["skipped_logins"] == ["ghost1"], res
     uid, gid = ME.pw_uid, ME.pw_gid
     assert (tmp_path / "passwd").read_text() == (
         f"shop1:{HASH}:{uid}:{gid}::/srv/hosting/x/web/./::::::::::::\n"

@@ -107,6 +107,34 @@ def test_absent_deletes_areas_and_group(tmp_path):
                             "remove limit group 1/10000"]
 
 
+def test_busy_group_is_detached_from_its_children_and_destroyed(tmp_path):
+    """A just-deleted area's qgroup still hangs on the group (the kernel's cleaner has not
+    run): the destroy waits for the cleaner, removes the relations and tries again."""
+    b = backend(tmp_path)
+    calls, busy = [], [True]
+
+    def run(argv):
+        calls.append(argv[:4])
+        if argv[:3] == ["btrfs", "qgroup", "destroy"] and busy[0]:
+            busy[0] = False
+            raise quota.QuotaError("btrfs qgroup destroy 1/10000 /x: ERROR: unable to destroy "
+                                   "quota group: Device or resource busy")
+        if argv[:3] == ["btrfs", "qgroup", "remove"] and argv[3] == "0/259":
+            raise quota.QuotaError("No such file or directory")
+        return ""
+
+    b.run = run
+    b._destroy_qgroup("1/10000")
+    assert calls == [["btrfs", "qgroup", "destroy", "1/10000"],
+                     ["btrfs", "subvolume", "sync", str(tmp_path)],
+                     ["btrfs", "qgroup", "remove", "0/259"],
+                     ["btrfs", "qgroup", "remove", "0/260"],
+                     ["btrfs", "qgroup", "destroy", "1/10000"]]
+    b.run = lambda argv: (_ for _ in ()).throw(quota.QuotaError("Operation not permitted"))
+    with pytest.raises(quota.QuotaError):
+        b._destroy_qgroup("1/10000")
+
+
 def test_not_btrfs_is_refused(tmp_path):
     with pytest.raises(quota.QuotaError, match="not btrfs"):
         quota.BtrfsBackend(str(tmp_path), lambda argv: f"{tmp_path} ext4\n")
