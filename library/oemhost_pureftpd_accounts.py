@@ -128,9 +128,9 @@ def write_atomic(path: str, content: str, mode: int) -> None:
         raise
 
 
-def render(accounts: list[dict], header: str) -> tuple[str, str, str, list[str]]:
-    """-> (passwd file, the same without hashes for the diff, TLS list, skipped logins)."""
-    lines, shown, tls, skipped = [], [], [], []
+def render(accounts: list[dict], header: str) -> tuple[str, str, list[str]]:
+    """-> (passwd file, TLS list, skipped logins)."""
+    lines, tls, skipped = [], [], []
     for a in sorted(accounts, key=lambda a: a["login"]):
         for field in ("login", "dir"):
             if "\n" in a[field] or ":" in a[field]:
@@ -147,13 +147,12 @@ def render(accounts: list[dict], header: str) -> tuple[str, str, str, list[str]]
             skipped.append(a["login"])
             continue
         # login:hash:uid:gid:gecos:home (/./ = chroot):12 empty limit fields
-        rest = f"{pw.pw_uid}:{pw.pw_gid}::{a['dir']}/./::::::::::::\n"
-        lines.append(f"{a['login']}:{a['password_hash']}:{rest}")
-        shown.append(f"{a['login']}:(hash):{rest}")
+        lines.append(f"{a['login']}:{a['password_hash']}:{pw.pw_uid}:{pw.pw_gid}::"
+                     f"{a['dir']}/./::::::::::::\n")
         if a["tls_required"]:
             tls.append(a["login"] + "\n")
     head = "".join(f"# {h}\n" for h in header.splitlines()) if header else ""
-    return "".join(lines), "".join(shown), head + "".join(tls), skipped
+    return "".join(lines), head + "".join(tls), skipped
 
 
 def mask(text: str | None) -> str:
@@ -182,13 +181,16 @@ def main() -> None:
     )
     p = module.params
     try:
-        passwd, shown, tls, skipped = render(p["accounts"], p["tls_list_header"])
+        passwd, tls, skipped = render(p["accounts"], p["tls_list_header"])
     except ValueError as exc:
         module.fail_json(msg=f"FTP accounts: {exc}")
     old_passwd, old_tls = read_text(p["passwd_file"]), read_text(p["tls_list"])
 
     def needs(path: str, old: str | None, new: str, mode: int) -> bool:
-        return old != new or (os.stat(path).st_mode & 0o7777, os.stat(path).st_uid) != (mode, 0)
+        if old != new:
+            return True
+        st = os.stat(path)
+        return (st.st_mode & 0o7777, st.st_uid) != (mode, 0)
 
     write_passwd = needs(p["passwd_file"], old_passwd, passwd, 0o600)
     rebuild = old_passwd != passwd or not os.path.exists(p["pdb_file"])
@@ -198,7 +200,7 @@ def main() -> None:
     if module._diff:
         if old_passwd != passwd:
             diff.append({"before_header": p["passwd_file"], "after_header": p["passwd_file"],
-                         "before": mask(old_passwd), "after": shown})
+                         "before": mask(old_passwd), "after": mask(passwd)})
         if old_tls != tls:
             diff.append({"before_header": p["tls_list"], "after_header": p["tls_list"],
                          "before": old_tls or "", "after": tls})
