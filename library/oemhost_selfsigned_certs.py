@@ -13,6 +13,9 @@ description:
     a self-signed certificate whose subject alternative names are exactly O(certs[].sans).
     A certificate is (re)issued only when it is missing, its names differ, it expires within
     O(renew_days), or it does not match its key.
+  - A full check (parse the certificate and key, compare the key pair) is done once per
+    certificate; C(<root>/.oemhost-checked.json) (0600) records the SHA-256 of the pair that
+    passed with its names and expiry, so a later run with the same files only hashes them.
   - Built on the C(cryptography) library, the same backend the community.crypto modules use;
     one task for all domains instead of three community.crypto tasks per domain
     (private key, CSR, certificate), which does not scale to thousands of domains.
@@ -100,6 +103,8 @@ installed:
 """
 
 import datetime  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
@@ -116,6 +121,7 @@ try:
 except ImportError:  # reported by main()
     HAS_CRYPTOGRAPHY = False
 
+RECORD = ".oemhost-checked.json"
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
 
 
@@ -157,6 +163,41 @@ def needs_issue(cert_pem: bytes | None, key_pem: bytes | None, sans: list[str],
     if _public_bytes(cert.public_key()) != _public_bytes(key.public_key()):
         return "key mismatch"
     return None
+
+
+def _digest(cert_pem: bytes, key_pem: bytes) -> str:
+    return hashlib.sha256(b"%d:" % len(cert_pem) + cert_pem + key_pem).hexdigest()
+
+
+def checked_entry(cert_pem: bytes, key_pem: bytes, sans: list[str]) -> dict:
+    """The record of a pair that passed the full check."""
+    expires = _not_after(x509.load_pem_x509_certificate(cert_pem))
+    return {"digest": _digest(cert_pem, key_pem), "sans": sorted(set(sans)),
+            "not_after": expires.isoformat()}
+
+
+def still_good(entry: dict | None, cert_pem: bytes | None, key_pem: bytes | None,
+               sans: list[str], renew_days: int) -> bool:
+    """True when the record shows these very files passed, for these names, and they are
+    not due for renewal: the full check can be skipped."""
+    if not isinstance(entry, dict) or cert_pem is None or key_pem is None:
+        return False
+    try:
+        expires = datetime.datetime.fromisoformat(entry["not_after"])
+        return (entry["digest"] == _digest(cert_pem, key_pem)
+                and entry["sans"] == sorted(set(sans))
+                and expires - _utcnow() >= datetime.timedelta(days=renew_days))
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _read_record(root: str) -> dict:
+    try:
+        with open(os.path.join(root, RECORD), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def issue(name: str, sans: list[str], days: int, key_type: str) -> tuple[bytes, bytes]:
@@ -226,21 +267,31 @@ def main() -> None:
         if not NAME_RE.match(entry["name"]) or not all(NAME_RE.match(s) for s in entry["sans"]):
             module.fail_json(msg=f"{entry['name']!r}: not a domain name")
     issued, lines = [], []
+    record = _read_record(root)
+    # a scoped run keeps the other certificates' records; a pruning run only its own
+    new_record = {} if p["prune"] else dict(record)
     for entry in p["certs"]:
-        d = os.path.join(root, entry["name"])
-        reason = needs_issue(_read(os.path.join(d, "fullchain.pem")),
-                             _read(os.path.join(d, "privkey.pem")), entry["sans"],
-                             p["renew_days"])
-        if reason is None:
+        name = entry["name"]
+        d = os.path.join(root, name)
+        cert_pem = _read(os.path.join(d, "fullchain.pem"))
+        key_pem = _read(os.path.join(d, "privkey.pem"))
+        if still_good(record.get(name), cert_pem, key_pem, entry["sans"], p["renew_days"]):
+            new_record[name] = record[name]
             continue
-        issued.append(entry["name"])
-        lines.append(f"{entry['name']}: issue ({reason}) for {', '.join(entry['sans'])}\n")
+        reason = needs_issue(cert_pem, key_pem, entry["sans"], p["renew_days"])
+        if reason is None:
+            new_record[name] = checked_entry(cert_pem, key_pem, entry["sans"])
+            continue
+        new_record.pop(name, None)
+        issued.append(name)
+        lines.append(f"{name}: issue ({reason}) for {', '.join(entry['sans'])}\n")
         if module.check_mode:
             continue
         os.makedirs(d, mode=0o755, exist_ok=True)
-        cert_pem, key_pem = issue(entry["name"], entry["sans"], p["days"], p["key_type"])
+        cert_pem, key_pem = issue(name, entry["sans"], p["days"], p["key_type"])
         _write(os.path.join(d, "privkey.pem"), key_pem, 0o600)
         _write(os.path.join(d, "fullchain.pem"), cert_pem, 0o644)
+        new_record[name] = checked_entry(cert_pem, key_pem, entry["sans"])
     removed = []
     if p["prune"] and os.path.isdir(root):
         keep = {e["name"] for e in p["certs"]}
@@ -252,6 +303,10 @@ def main() -> None:
                 lines.append(f"{name}: remove\n")
                 if not module.check_mode:
                     shutil.rmtree(path)
+    if new_record != record and not module.check_mode and os.path.isdir(root):
+        # the record is a cache of checks, not managed state: it never makes a change
+        _write(os.path.join(root, RECORD),
+               json.dumps(new_record, sort_keys=True).encode(), 0o600)
     installed = [n for n in p["installed_check"] if NAME_RE.match(n)
                  and os.path.isfile(os.path.join(p["installed_root"], n, "fullchain.pem"))
                  and os.path.isfile(os.path.join(p["installed_root"], n, "privkey.pem"))]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from cryptography import x509
 from modload import load as load_module
 
@@ -54,3 +56,36 @@ def test_needs_issue_reasons():
     _other_cert, other_key = certs.issue("a.example", ["a.example"], 10, "ec")
     assert certs.needs_issue(cert, other_key, ["a.example"], 1) == "key mismatch"
     assert certs.needs_issue(None, key, ["a.example"], 1) == "missing"
+
+
+def test_checked_record_skips_the_full_check_only_for_the_same_files(tmp_path, run_module):
+    root = tmp_path / "tls"
+    args = {"root": str(root), "certs": [{"name": "a.example", "sans": ["a.example"]},
+                                         {"name": "b.example", "sans": ["b.example"]}]}
+    run_module("oemhost_selfsigned_certs", args)
+    record_file = root / certs.RECORD
+    record = json.loads(record_file.read_text())
+    assert sorted(record) == ["a.example", "b.example"]
+    assert oct(record_file.stat().st_mode & 0o777) == "0o600"
+    cert = (root / "a.example" / "fullchain.pem").read_bytes()
+    key = (root / "a.example" / "privkey.pem").read_bytes()
+    assert certs.still_good(record["a.example"], cert, key, ["a.example"], 30)
+    assert not certs.still_good(record["a.example"], cert, key, ["a.example", "x.example"], 30)
+    assert not certs.still_good(record["a.example"], cert, key, ["a.example"], 900)  # renewal due
+    assert not certs.still_good({"digest": "x"}, cert, key, ["a.example"], 30)
+    # a key swapped behind the record's back: the digest differs, the full check finds it
+    _c, other_key = certs.issue("a.example", ["a.example"], 825, "ec")
+    (root / "a.example" / "privkey.pem").write_bytes(other_key)
+    assert not certs.still_good(record["a.example"], cert, other_key, ["a.example"], 30)
+    res = run_module("oemhost_selfsigned_certs", args)
+    assert res["issued"] == ["a.example"]
+    # a scoped run (no prune) keeps the others' records; a pruning run drops the removed
+    run_module("oemhost_selfsigned_certs", {**args, "certs": args["certs"][:1], "prune": False})
+    assert sorted(json.loads(record_file.read_text())) == ["a.example", "b.example"]
+    run_module("oemhost_selfsigned_certs", {**args, "certs": args["certs"][:1]})
+    assert sorted(json.loads(record_file.read_text())) == ["a.example"]
+    # a broken record is a cache miss, not an error
+    record_file.write_text("{not json")
+    res = run_module("oemhost_selfsigned_certs", {**args, "certs": args["certs"][:1]})
+    assert not res["changed"]
+    assert sorted(json.loads(record_file.read_text())) == ["a.example"]
