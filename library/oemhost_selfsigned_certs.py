@@ -36,9 +36,13 @@ options:
     required: true
     suboptions:
       name:
-        description: Domain (directory name and subject CN).
+        description: Domain (subject CN, and directory name unless O(certs[].dir) is set).
         type: str
         required: true
+      dir:
+        description: Directory name under O(root) when it is not O(certs[].name)
+          (for example C(node) for the node's own certificate).
+        type: str
       sans:
         description: DNS names of the certificate.
         type: list
@@ -248,6 +252,7 @@ def main() -> None:
             root=dict(type="path", default="/etc/oemhost/tls/selfsigned"),
             certs=dict(type="list", elements="dict", required=True, options=dict(
                 name=dict(type="str", required=True),
+                dir=dict(type="str"),
                 sans=dict(type="list", elements="str", required=True),
             )),
             prune=dict(type="bool", default=True),
@@ -266,23 +271,26 @@ def main() -> None:
     for entry in p["certs"]:
         if not NAME_RE.match(entry["name"]) or not all(NAME_RE.match(s) for s in entry["sans"]):
             module.fail_json(msg=f"{entry['name']!r}: not a domain name")
+        entry["dir"] = entry["dir"] or entry["name"]
+        if not NAME_RE.match(entry["dir"]) or ".." in entry["dir"]:
+            module.fail_json(msg=f"{entry['dir']!r}: not a directory name")
     issued, lines = [], []
     record = _read_record(root)
     # a scoped run keeps the other certificates' records; a pruning run only its own
     new_record = {} if p["prune"] else dict(record)
     for entry in p["certs"]:
-        name = entry["name"]
-        d = os.path.join(root, name)
+        name, key = entry["name"], entry["dir"]
+        d = os.path.join(root, key)
         cert_pem = _read(os.path.join(d, "fullchain.pem"))
         key_pem = _read(os.path.join(d, "privkey.pem"))
-        if still_good(record.get(name), cert_pem, key_pem, entry["sans"], p["renew_days"]):
-            new_record[name] = record[name]
+        if still_good(record.get(key), cert_pem, key_pem, entry["sans"], p["renew_days"]):
+            new_record[key] = record[key]
             continue
         reason = needs_issue(cert_pem, key_pem, entry["sans"], p["renew_days"])
         if reason is None:
-            new_record[name] = checked_entry(cert_pem, key_pem, entry["sans"])
+            new_record[key] = checked_entry(cert_pem, key_pem, entry["sans"])
             continue
-        new_record.pop(name, None)
+        new_record.pop(key, None)
         issued.append(name)
         lines.append(f"{name}: issue ({reason}) for {', '.join(entry['sans'])}\n")
         if module.check_mode:
@@ -291,10 +299,10 @@ def main() -> None:
         cert_pem, key_pem = issue(name, entry["sans"], p["days"], p["key_type"])
         _write(os.path.join(d, "privkey.pem"), key_pem, 0o600)
         _write(os.path.join(d, "fullchain.pem"), cert_pem, 0o644)
-        new_record[name] = checked_entry(cert_pem, key_pem, entry["sans"])
+        new_record[key] = checked_entry(cert_pem, key_pem, entry["sans"])
     removed = []
     if p["prune"] and os.path.isdir(root):
-        keep = {e["name"] for e in p["certs"]}
+        keep = {e["dir"] for e in p["certs"]}
         for name in sorted(os.listdir(root)):
             path = os.path.join(root, name)
             if name not in keep and NAME_RE.match(name) and os.path.isdir(path) \

@@ -89,3 +89,19 @@ def test_checked_record_skips_the_full_check_only_for_the_same_files(tmp_path, r
     res = run_module("oemhost_selfsigned_certs", {**args, "certs": args["certs"][:1]})
     assert not res["changed"]
     assert sorted(json.loads(record_file.read_text())) == ["a.example"]
+
+
+def test_dir_names_the_directory_and_the_record(tmp_path, run_module):
+    root = tmp_path / "tls"
+    args = {"root": str(root), "prune": False,
+            "certs": [{"name": "node1", "dir": "node", "sans": ["node1"]}]}
+    assert run_module("oemhost_selfsigned_certs", args)["issued"] == ["node1"]
+    pem = (root / "node" / "fullchain.pem").read_bytes()
+    assert sans_of(pem) == ["node1"]
+    ftp = {**args, "certs": [{"name": "node1", "dir": "ftp", "sans": ["node1"]}]}
+    run_module("oemhost_selfsigned_certs", ftp)
+    assert sorted(json.loads((root / certs.RECORD).read_text())) == ["ftp", "node"]
+    assert not run_module("oemhost_selfsigned_certs", args)["changed"]
+    bad = run_module("oemhost_selfsigned_certs",
+                     {**args, "certs": [{"name": "node1", "dir": "../x", "sans": ["node1"]}]})
+    assert bad.get("failed") and "not a directory name" in bad["msg"]
