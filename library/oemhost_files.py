@@ -18,6 +18,9 @@ description:
   - With O(validate), the command runs after the files are in place (for example
     C(apache2ctl -t)); when it fails, every file is put back as it was and the task fails,
     so a broken configuration never stays live.
+  - With O(validate_each), a command checks each written file on its own (C(%s) is its
+    path), for a tenant-scoped run that need not re-check every tenant's file (for example
+    C(php-fpm -t -y %s) for one pool instead of C(php-fpm -t) over thousands).
   - Values in the bundle must not contain newlines (the roles validate every name that
     reaches a template), so a value cannot forge a marker line.
 version_added: "0.1.0"
@@ -57,6 +60,11 @@ options:
     default: "0644"
   validate:
     description: Command (argv) that checks the configuration with the new files in place.
+    type: list
+    elements: str
+  validate_each:
+    description: Command (argv) run for each written file after all are in place; C(%s)
+      in an argument is replaced by the file's path. When one fails, every file is put back.
     type: list
     elements: str
 attributes:
@@ -195,6 +203,7 @@ def main() -> None:
             group=dict(type="str", default="root"),
             mode=dict(type="str", default="0644"),
             validate=dict(type="list", elements="str"),
+            validate_each=dict(type="list", elements="str"),
         ),
         supports_check_mode=True,
     )
@@ -230,10 +239,14 @@ def main() -> None:
             for name in remove:
                 os.unlink(os.path.join(root, name))
                 done.append(name)
-            if p["validate"]:
-                rc, out, err = module.run_command(p["validate"])
+            checks = [p["validate"]] if p["validate"] else []
+            for name in sorted(write) if p["validate_each"] else []:
+                path = os.path.join(root, name)
+                checks.append([a.replace("%s", path) for a in p["validate_each"]])
+            for argv in checks:
+                rc, out, err = module.run_command(argv)
                 if rc != 0:
-                    raise BundleError(f"{' '.join(p['validate'])} failed, nothing changed: "
+                    raise BundleError(f"{' '.join(argv)} failed, nothing changed: "
                                       f"{(err or out).strip()[-2000:]}")
         except (BundleError, OSError) as exc:
             for name in done:  # put every file back as it was

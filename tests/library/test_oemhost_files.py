@@ -82,3 +82,23 @@ def test_failed_validation_puts_everything_back(tmp_path, run_module):
     assert (root / "a.conf").read_text() == "good\n"
     assert (root / "b.conf").read_text() == "B\n"
     assert not (root / "n.conf").exists()
+
+
+def test_validate_each_checks_every_written_file_alone(tmp_path, run_module):
+    root = tmp_path / "conf"
+    run_module("oemhost_files", args(root, bundle(**{"a.conf": "good\n", "b.conf": "B\n"})))
+    seen = tmp_path / "seen"
+    checker = tmp_path / "check.sh"
+    checker.write_text(f'#!/bin/sh\necho "$1" >> {seen}\n! grep -q bad "$1"\n')
+    checker.chmod(0o755)
+    res = run_module("oemhost_files", args(root, bundle(**{"a.conf": "new\n", "b.conf": "B\n",
+                                                           "c.conf": "C\n"}),
+                                           validate_each=[str(checker), "%s"]))
+    assert res["changed"] and res["written"] == ["a.conf", "c.conf"]
+    # only what was written is checked, each on its own
+    assert seen.read_text().split() == [f"{root}/a.conf", f"{root}/c.conf"]
+    res = run_module("oemhost_files", args(root, bundle(**{"a.conf": "new\n", "b.conf": "B\n",
+                                                           "c.conf": "bad\n", "d.conf": "D\n"}),
+                                           validate_each=[str(checker), "%s"]))
+    assert res.get("failed") and f"{root}/c.conf failed, nothing changed" in res["msg"]
+    assert (root / "c.conf").read_text() == "C\n" and not (root / "d.conf").exists()
