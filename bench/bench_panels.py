@@ -5,8 +5,9 @@
    the whole Flask app (session, store snapshot, template) in-process. Prints p50/p95/max
    over repeated requests for: the first page, page 100, a search, a sort by contractor, and
    the same list through the JSON API. Target: p95 < 200 ms.
-2. Create customer -> site served: on a lab node converged with the real roles, the time
-   from the API call creating a customer with a domain to the first HTTPS answer of that
+2. Create customer -> site served: on a lab node converged with the real roles and holding
+   ``--served-tenants`` customers already (default 500, each with a domain), the time from
+   the API call creating one more customer with a domain to the first HTTPS answer of that
    domain from the node (the job engine's worker applies it). Target: 5 s. Needs root, the
    lab and the roles (``playbooks/tenant.yml``); otherwise it says why it is skipped.
 
@@ -138,9 +139,32 @@ def bench_list(customers: int, others: int, runs: int) -> None:
         app.extensions["oemhost_engine"].dispose()
 
 
-def bench_create_to_served() -> None:
+def place_tenants(store: Store, node: str, count: int) -> None:
+    """``count`` customers of reseller bench on ``node``, one commit (as build() does)."""
+    pw = hashing.sha512_crypt(PASSWORD)
+    inv = store.root
+    for i in range(count):
+        tid = f"n{i:06d}"
+        rec, errors = validate.check_tenant({
+            "id": tid, "reseller": "bench", "plan": "basic", "node": node,
+            "contractor": f"Neighbour {i}", "contact_email": f"owner@{tid}.example",
+            "contract_date": "2026-04-01", "start_date": "2026-04-05",
+            "disk": {"web_mb": 50, "mail_mb": 10}, "password_hash": pw,
+            "domains": [{"name": f"{tid}.example", "aliases": [f"www.{tid}.example"]}]})
+        assert not errors, errors
+        path = inv / layout.tenant_path(tid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(yamlio.dumps(rec))
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@oemhost.invalid"]
+    subprocess.run(["git", "add", "-A", "state"], cwd=inv, check=True)
+    subprocess.run([*git, "commit", "-qm", f"bench: {count} customers on {node}"], cwd=inv,
+                   check=True)
+
+
+def bench_create_to_served(neighbours: int) -> None:
     """Create a customer through the API on a converged lab node; time until HTTPS serves."""
-    print("\ncreate customer -> site served over HTTPS (target: 5 s)")
+    print(f"\ncreate customer -> site served over HTTPS, on a node holding {neighbours} "
+          "customers (target: 5 s)")
     why = None
     if os.geteuid() != 0:
         why = "needs root (the lab boots nodes)"
@@ -168,17 +192,24 @@ def bench_create_to_served() -> None:
         try:
             store = Store(inv)
             node = store.list_nodes()[0]
+            store.put_node({**store.get_node(node.name).to_dict(),
+                            "capacity": {"tenants": neighbours + 10,
+                                         "disk_mb": (neighbours + 10) * 60}},
+                           actor="lab", reason="bench: room for the neighbours")
             store.add_reseller({"id": "bench", "company": "Bench",
                                 "contacts": ["noc@bench.example"],
                                 "brand": {"display_name": "Bench Web"},
-                                "limits": {"tenants": 10, "disk_mb": 100000}},
+                                "limits": {"tenants": neighbours + 10,
+                                           "disk_mb": (neighbours + 10) * 60}},
                                actor="lab")
-            store.add_plan("bench", {"id": "basic", "name": "Basic", "disk_mb": 500,
-                                     "default_web_mb": 400, "max_domains": 1,
-                                     "max_mailboxes": 1, "max_mailbox_mb": 50,
+            store.add_plan("bench", {"id": "basic", "name": "Basic", "disk_mb": 60,
+                                     "default_web_mb": 50, "max_domains": 1,
+                                     "max_mailboxes": 1, "max_mailbox_mb": 10,
                                      "max_ftp_accounts": 0,
                                      "max_databases": {"mariadb": 0, "postgresql": 0},
                                      "dns": False, "ssh": False, "mail": True}, actor="lab")
+            place_tenants(store, node.name, neighbours)
+            t_conv = time.perf_counter()
             factory = open_database(settings)
             with factory() as s:
                 job = jobs.submit(s, kind="provision", playbook="site.yml",
@@ -195,6 +226,8 @@ def bench_create_to_served() -> None:
                 if done.status != "succeeded":
                     print(f"  skipped: the node did not converge ({done.status})")
                     return
+            print(f"  node converged with {neighbours} customers in "
+                  f"{time.perf_counter() - t_conv:.0f} s")
             app = create_app({"OEMHOST_SETTINGS": settings})
             with app.app_context():
                 from webui.context import db
@@ -241,10 +274,12 @@ def main() -> int:
     ap.add_argument("--others", type=int, default=2_000)
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--skip-served", action="store_true")
+    ap.add_argument("--served-tenants", type=int, default=500,
+                    help="customers already on the node when one more is created")
     args = ap.parse_args()
     bench_list(args.customers, args.others, args.runs)
     if not args.skip_served:
-        bench_create_to_served()
+        bench_create_to_served(args.served_tenants)
     return 0
 
 
