@@ -19,6 +19,10 @@ description:
   - Hashes never reach the diff or the results; C(--diff) shows the logins, their
     directories and TLS requirement.
   - If C(pure-pw mkdb) fails, the passwd file is put back as it was.
+  - With O(only_users) (a tenant-scoped run), O(accounts) holds just those users' logins:
+    the lines of the file that run as one of them are replaced, every other line (and its
+    TLS requirement) is kept as it is, so a panel change does not ship every login of
+    the node.
 version_added: "0.1.0"
 author: oemhost contributors
 options:
@@ -57,6 +61,10 @@ options:
     description: The PureDB the server reads.
     type: path
     default: /etc/pure-ftpd/pureftpd.pdb
+  only_users:
+    description: Restrict the run to the logins running as these system users (see above).
+    type: list
+    elements: str
   tls_list:
     description: File listing the logins that must use TLS (mode 0644).
     type: path
@@ -128,9 +136,9 @@ def write_atomic(path: str, content: str, mode: int) -> None:
         raise
 
 
-def render(accounts: list[dict], header: str) -> tuple[str, str, list[str]]:
-    """-> (passwd file, TLS list, skipped logins)."""
-    lines, tls, skipped = [], [], []
+def entries(accounts: list[dict]) -> tuple[dict[str, tuple[str, bool]], list[str]]:
+    """-> ({login: (passwd line, TLS required)}, skipped logins)."""
+    out, skipped = {}, []
     for a in sorted(accounts, key=lambda a: a["login"]):
         for field in ("login", "dir"):
             if "\n" in a[field] or ":" in a[field]:
@@ -147,12 +155,38 @@ def render(accounts: list[dict], header: str) -> tuple[str, str, list[str]]:
             skipped.append(a["login"])
             continue
         # login:hash:uid:gid:gecos:home (/./ = chroot):12 empty limit fields
-        lines.append(f"{a['login']}:{a['password_hash']}:{pw.pw_uid}:{pw.pw_gid}::"
-                     f"{a['dir']}/./::::::::::::\n")
-        if a["tls_required"]:
-            tls.append(a["login"] + "\n")
+        out[a["login"]] = (f"{a['login']}:{a['password_hash']}:{pw.pw_uid}:{pw.pw_gid}::"
+                           f"{a['dir']}/./::::::::::::\n", bool(a["tls_required"]))
+    return out, skipped
+
+
+def kept_entries(old_passwd: str | None, old_tls: str | None,
+                 users: list[str]) -> dict[str, tuple[str, bool]]:
+    """The logins of the current files that run as none of ``users`` (a scoped run keeps
+    them as they are, with their TLS requirement). Lines whose uid has no system user any
+    more (a tenant deleted outside a converge) are dropped, not kept."""
+    known = {str(pw.pw_uid): pw.pw_name for pw in pwd.getpwall()}
+    scoped = set(users)
+    tls = {line.strip() for line in (old_tls or "").splitlines()
+           if line.strip() and not line.startswith("#")}
+    out = {}
+    for line in (old_passwd or "").splitlines(keepends=True):
+        fields = line.split(":")
+        if len(fields) < 4 or known.get(fields[2]) in scoped or fields[2] not in known:
+            continue
+        out[fields[0]] = (line if line.endswith("\n") else line + "\n", fields[0] in tls)
+    return out
+
+
+def render(accounts: list[dict], header: str, keep: dict[str, tuple[str, bool]] | None = None
+           ) -> tuple[str, str, list[str]]:
+    """-> (passwd file, TLS list, skipped logins); ``keep``: lines of other users kept."""
+    wanted, skipped = entries(accounts)
+    merged = {**(keep or {}), **wanted}
+    logins = sorted(merged)
     head = "".join(f"# {h}\n" for h in header.splitlines()) if header else ""
-    return "".join(lines), head + "".join(tls), skipped
+    return ("".join(merged[lg][0] for lg in logins),
+            head + "".join(f"{lg}\n" for lg in logins if merged[lg][1]), skipped)
 
 
 def mask(text: str | None) -> str:
@@ -176,15 +210,23 @@ def main() -> None:
             pdb_file=dict(type="path", default="/etc/pure-ftpd/pureftpd.pdb"),
             tls_list=dict(type="path", default="/etc/pure-ftpd/oemhost-tls-required"),
             tls_list_header=dict(type="str", default=""),
+            only_users=dict(type="list", elements="str"),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    old_passwd, old_tls = read_text(p["passwd_file"]), read_text(p["tls_list"])
+    keep = None
+    if p["only_users"] is not None:
+        keep = kept_entries(old_passwd, old_tls, p["only_users"])
+        foreign = sorted(a["login"] for a in p["accounts"] if a["user"] not in p["only_users"])
+        if foreign:
+            module.fail_json(msg="FTP accounts: logins of users outside only_users: "
+                                 + ", ".join(foreign))
     try:
-        passwd, tls, skipped = render(p["accounts"], p["tls_list_header"])
+        passwd, tls, skipped = render(p["accounts"], p["tls_list_header"], keep)
     except ValueError as exc:
         module.fail_json(msg=f"FTP accounts: {exc}")
-    old_passwd, old_tls = read_text(p["passwd_file"]), read_text(p["tls_list"])
 
     def needs(path: str, old: str | None, new: str, mode: int) -> bool:
         if old != new:

@@ -77,3 +77,44 @@ def test_bad_records_fail_and_change_nothing(tmp_path, tool, run_module, bad):
     res = run_module("oemhost_pureftpd_accounts", args(tmp_path, [bad]))
     assert res.get("failed") and "FTP accounts" in res["msg"], res
     assert not (tmp_path / "passwd").exists() and not tool.exists()
+
+
+def test_only_users_replaces_their_logins_and_keeps_the_others(tmp_path, tool, run_module):
+    other = pwd.getpwnam("daemon")
+    full = [acc("keep1"), acc("keep1-up", tls=False, d="/srv/hosting/x/web/up"),
+            acc("old1", user="daemon", d="/srv/hosting/y/web")]
+    run_module("oemhost_pureftpd_accounts", args(tmp_path, full))
+    before = (tmp_path / "passwd").read_text()
+    # a scoped run for daemon's tenant: its login is renamed, the others stay as they are
+    scoped = {**args(tmp_path, [acc("new1", user="daemon", d="/srv/hosting/y/web")]),
+              "only_users": ["daemon"]}
+    res = run_module("oemhost_pureftpd_accounts", scoped)
+    assert res["changed"] and res["rebuilt"], res
+    passwd = (tmp_path / "passwd").read_text().splitlines(keepends=True)
+    assert [line.split(":")[0] for line in passwd] == ["keep1", "keep1-up", "new1"]
+    assert passwd[:2] == before.splitlines(keepends=True)[:2]
+    assert f":{other.pw_uid}:{other.pw_gid}::/srv/hosting/y/web/./" in passwd[2]
+    assert (tmp_path / "tls").read_text() == "# managed\n# second line\nkeep1\nnew1\n"
+    # the same scoped run again changes nothing; the full list gives the same files
+    assert not run_module("oemhost_pureftpd_accounts", scoped)["changed"]
+    full[2] = acc("new1", user="daemon", d="/srv/hosting/y/web")
+    assert not run_module("oemhost_pureftpd_accounts", args(tmp_path, full))["changed"]
+    # a scoped run without accounts (a suspended tenant) removes just its logins
+    res = run_module("oemhost_pureftpd_accounts", {**args(tmp_path, []), "only_users": ["daemon"]})
+    assert res["changed"]
+    assert [ln.split(":")[0] for ln in (tmp_path / "passwd").read_text().splitlines()] == [
+        "keep1", "keep1-up"]
+    # a login of a user outside the scope is refused, nothing changes
+    res = run_module("oemhost_pureftpd_accounts",
+                     {**args(tmp_path, [acc("sneak")]), "only_users": ["daemon"]})
+    assert res.get("failed") and "outside only_users: sneak" in res["msg"]
+    assert "sneak" not in (tmp_path / "passwd").read_text()
+
+
+def test_only_users_drops_lines_of_users_that_are_gone(tmp_path, tool, run_module):
+    run_module("oemhost_pureftpd_accounts", args(tmp_path, [acc("keep1")]))
+    passwd = tmp_path / "passwd"
+    passwd.write_text(passwd.read_text() + f"ghost:{HASH}:4242424:4242424::/srv/x/./::::::::::::\n")
+    res = run_module("oemhost_pureftpd_accounts", {**args(tmp_path, []), "only_users": ["daemon"]})
+    assert res["changed"]
+    assert [ln.split(":")[0] for ln in passwd.read_text().splitlines()] == ["keep1"]
