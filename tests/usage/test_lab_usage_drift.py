@@ -186,7 +186,8 @@ def test_drift_of_a_hand_edited_vhost_is_reported_and_cleared(env):
         job = drift.converge(s, node.name, requested_by="ops:test", tags=["web"],
                              settings=settings)
         s.commit()
-        assert jobs.wait(s, job.id, timeout=600).status == "succeeded"
+        done = jobs.wait(s, job.id, timeout=600)
+        assert done.status == "succeeded", done.error
     assert "hacked.example" not in lab.ssh(node.name, f"cat {vhost}", check=True).stdout
     _check_web(settings, factory, node.name)
     with factory() as s:
