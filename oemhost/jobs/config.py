@@ -5,8 +5,8 @@
 max_parallel = 4          # runs at once (different nodes); one node never runs two
 timeout = 3600            # seconds before a run is stopped and marked failed ("timed out")
 timeouts = {usage = 900}  # per kind
-poll_interval = 0.25      # how often the worker looks at the queue (s)
-coalesce_settle = 0.4     # a provisioning job waits until no new one came for this long (s)
+poll_interval = 0.1       # how often the worker looks at the queue (s)
+coalesce_settle = 0.25    # a provisioning job waits until no new one came for this long (s)
 coalesce_max_delay = 0.9  # ... but never longer than this after the first one (s)
 heartbeat_interval = 2    # worker heartbeat (s)
 stale_after = 30          # a worker silent for this long is dead; its runs are recovered
@@ -48,8 +48,8 @@ class JobsConfig:
     max_parallel: int = 4
     timeout: int = 3600
     timeouts: dict[str, int] = field(default_factory=dict)
-    poll_interval: float = 0.25
-    coalesce_settle: float = 0.4
+    poll_interval: float = 0.1
+    coalesce_settle: float = 0.25
     coalesce_max_delay: float = 0.9
     heartbeat_interval: float = 2.0
     stale_after: float = 30.0

@@ -182,7 +182,10 @@ class RunExecution:
             "ANSIBLE_CONFIG": str(s.project_dir / "ansible.cfg"),
             "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_CALLBACK_PLUGINS": str(PLUGINS_DIR / "callback"),
+            # ansible-runner's env setting wins over ansible.cfg's callback_plugins: the
+            # project's own (oemhost_ansiballz_cache) are named here again
+            "ANSIBLE_CALLBACK_PLUGINS": os.pathsep.join(
+                (str(PLUGINS_DIR / "callback"), str(s.project_dir / "plugins" / "callback"))),
             "OEMHOST_WORKER_PID": str(os.getpid()),
             RESULTS_ENV: str(results_dir(pdd)),
         }
