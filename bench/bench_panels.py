@@ -206,9 +206,11 @@ def print_timeline(factory, tid: str, wall0) -> None:
               f"(jobs {', '.join(str(j.id) for j in job.run.jobs)})")
         events = s.scalars(select(JobEvent).where(JobEvent.run_id == job.run.id)
                            .order_by(JobEvent.seq)).all()
+        if events:
+            print(f"    {at(events[0].created_at)}  first event ({events[0].event})")
         for ev in events:
-            if ev.event == "playbook_on_start" or (ev.status and ev.task):
-                what = "playbook started" if ev.event == "playbook_on_start" else \
+            if ev.event == "playbook_on_play_start" or (ev.status and ev.task):
+                what = f"play {ev.play}" if ev.event == "playbook_on_play_start" else \
                     f"{ev.status:8} {ev.task}"
                 print(f"    {at(ev.created_at)}  {what[:90]}")
         if job.run.finished_at:
