@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import ansible
 from ansible import constants as C
-from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
 
@@ -29,12 +29,14 @@ description:
     C(ANSIBLE_HOME) (mode 0700, owned by the user), so a module is built once and reused by
     later runs until something it could be built from changes.
   - The persistent directory is named by a digest of everything a payload is built from
-    that can change between runs, so a change simply starts a fresh directory. The digest
-    covers ansible-core's and Python's versions; the module, module_utils, role and
-    collection paths; the stat (mtime, size) of every file in the module and module_utils
-    directories (library/, plugins/module_utils/, each role's library/ and module_utils/,
-    and those beside each playbook); and each installed collection's MANIFEST.json (a
-    collection without one is scanned file by file).
+    that can change between runs, so a change simply starts a fresh directory. At the
+    start of each play (all its roles loaded, none of its tasks run yet) the digest is
+    taken over ansible-core's and Python's versions; every directory the module and
+    module_utils loaders search at that moment (the configured ones, each role's and
+    each playbook's library/ and module_utils/) with the stat (mtime, size) of every file
+    in them; and each collection's MANIFEST.json (a collection without one is scanned file
+    by file). ansible-core's own directories count by its version. When a later play
+    brings new directories, the run moves to the directory of the new digest.
   - ansible-core's own locking keeps concurrent runs from building the same payload twice
     or reading half-written ones. Directories not used for 7 days are removed.
   - E(OEMHOST_ANSIBALLZ_CACHE=0) turns it off.
@@ -44,6 +46,7 @@ options: {}
 ENV_SWITCH = "OEMHOST_ANSIBALLZ_CACHE"
 CACHE_DIR_NAME = "ansiballz_cache"  # the name ansible-core uses inside the run's temporary dir
 KEEP_UNUSED_SECONDS = 7 * 24 * 3600
+ANSIBLE_DIR = Path(ansible.__file__).resolve().parent
 
 
 def _private_dir(path: Path) -> bool:
@@ -75,7 +78,10 @@ def _scan(digest, root: Path, patterns: tuple[str, ...] = ("**/*",)) -> None:
 
 
 def _collection_roots() -> list[Path]:
+    from ansible.utils.collection_loader import AnsibleCollectionConfig
+
     roots = [Path(p) for p in C.COLLECTIONS_PATHS or []]
+    roots += [Path(p) / "collections" for p in AnsibleCollectionConfig.playbook_paths or []]
     roots += [Path(p) for p in sys.path if p]
     out = []
     for r in roots:
@@ -85,24 +91,29 @@ def _collection_roots() -> list[Path]:
     return out
 
 
-def cache_key() -> str:
-    """A digest of what the payloads of this run would be built from."""
+def loader_dirs() -> tuple[list[str], list[str]]:
+    """The directories ansible-core's module and module_utils loaders search now."""
+    from ansible.plugins.loader import module_loader, module_utils_loader
+
+    return (list(module_loader._get_paths()),  # noqa: SLF001 - ansible-core is pinned
+            list(module_utils_loader._get_paths(subdirs=False)))  # noqa: SLF001
+
+
+def cache_key(module_dirs: list[str], module_utils_dirs: list[str],
+              collection_roots: list[Path]) -> str:
+    """A digest of what the payloads built from these directories are built from."""
     digest = hashlib.sha256()
-    # the playbooks' own directories count by what they hold (library/, roles/...), so that
-    # the playbooks of one directory share their payloads
-    playbook_dirs = sorted({Path(p).resolve().parent for p in (context.CLIARGS.get("args") or ())})
-    for part in (ansible_version, sys.version, sys.executable, C.DEFAULT_MODULE_PATH,
-                 C.DEFAULT_MODULE_UTILS_PATH, C.COLLECTIONS_PATHS, C.DEFAULT_ROLES_PATH):
+    for part in (ansible_version, sys.version, sys.executable):
         digest.update(repr(part).encode() + b"\n")
-    for d in (C.DEFAULT_MODULE_PATH or []) + (C.DEFAULT_MODULE_UTILS_PATH or []):
-        _scan(digest, Path(d))
-    role_roots = [Path(d) for d in C.DEFAULT_ROLES_PATH or []]
-    for pd in playbook_dirs:
-        _scan(digest, pd, ("library/**/*", "module_utils/**/*"))
-        role_roots.append(pd / "roles")
-    for r in role_roots:
-        _scan(digest, r, ("*/library/**/*", "*/module_utils/**/*"))
-    for ac in _collection_roots():
+    own = str(ANSIBLE_DIR) + os.sep
+    # the module loader lists each subdirectory itself; module_utils are packages
+    for dirs, patterns in ((module_dirs, ("*",)), (module_utils_dirs, ("**/*",))):
+        for d in dirs:
+            digest.update(repr(d).encode() + b"\n")
+            if not (d + os.sep).startswith(own):  # ansible-core's own: its version says it
+                _scan(digest, Path(d), patterns)
+    for ac in collection_roots:
+        digest.update(repr(str(ac)).encode() + b"\n")
         for coll in sorted(ac.glob("*/*")):
             manifest = coll / "MANIFEST.json"
             if manifest.is_file():
@@ -124,18 +135,34 @@ def _prune(base: Path, keep: Path) -> None:
             pass
 
 
-def install(run_tmp: Path, base: Path) -> Path | None:
-    """Make run_tmp/ansiballz_cache a link to base/<key>; the directory used, or None."""
+def point(run_tmp: Path, base: Path, key: str) -> Path | None:
+    """Make run_tmp/ansiballz_cache a link to base/<key>; the directory used, or None.
+
+    Called between plays only (no task is building a payload then)."""
     link = run_tmp / CACHE_DIR_NAME
-    if link.exists() or link.is_symlink():  # already built into: leave ansible-core's own
-        return None
-    if not (_private_dir(base) and _private_dir(base / (key := cache_key()))):
+    if link.exists() and not link.is_symlink():  # ansible-core's own: leave it
         return None
     target = base / key
+    if not (_private_dir(base) and _private_dir(target)):
+        detach(run_tmp)
+        return None
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return target
     os.utime(target)  # used now: kept by the pruning
-    link.symlink_to(target, target_is_directory=True)
+    new = run_tmp / (CACHE_DIR_NAME + ".new")
+    new.unlink(missing_ok=True)
+    new.symlink_to(target, target_is_directory=True)
+    os.replace(new, link)
     _prune(base, target)
     return target
+
+
+def detach(run_tmp: Path) -> None:
+    """Back to a cache of this run's own (when the persistent one cannot be trusted)."""
+    link = run_tmp / CACHE_DIR_NAME
+    if link.is_symlink():
+        link.unlink()
+        link.mkdir(mode=0o700)
 
 
 class CallbackModule(CallbackBase):
@@ -147,10 +174,28 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super().__init__()
         self.cache_dir: Path | None = None
-        if os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
+        self._enabled = os.environ.get(ENV_SWITCH, "1").strip().lower() not in (
+            "0", "false", "no", "off")
+        self._seen: tuple | None = None
+
+    def v2_playbook_on_play_start(self, play):
+        if not self._enabled:
             return
+        run_tmp = Path(C.DEFAULT_LOCAL_TMP)
         try:
-            self.cache_dir = install(Path(C.DEFAULT_LOCAL_TMP),
-                                     Path(C.ANSIBLE_HOME) / "oemhost" / "ansiballz")
-        except OSError as exc:  # a cache only: the run goes on building its payloads
+            dirs = loader_dirs()
+            roots = _collection_roots()
+            seen = (dirs, roots)
+            if seen != self._seen:  # the same directories as the last play: same digest
+                self._seen = seen
+                self.cache_dir = point(run_tmp, Path(C.ANSIBLE_HOME) / "oemhost" / "ansiballz",
+                                       cache_key(*dirs, roots))
+        except (OSError, AttributeError) as exc:
+            # a cache only: the run goes on with a cache of its own
+            self._enabled = False
+            self.cache_dir = None
+            try:
+                detach(run_tmp)
+            except OSError:
+                pass
             self._display.warning(f"oemhost_ansiballz_cache: not used ({exc})")
