@@ -7,9 +7,12 @@ later job for one of those nodes cannot overtake it (per-node order, no starvati
 Provisioning jobs are coalesced: queued jobs of the same kind, playbook, nodes, tags and
 extra vars merge into one run, up to the first queued job for those nodes that cannot
 merge. Their tenant scopes are joined; a job for the whole node (no scope) absorbs the
-scoped ones. To let a burst of panel edits settle, a coalescing run starts once no new
-job came for ``coalesce_settle`` seconds, at the latest ``coalesce_max_delay`` after the
-first one.
+scoped ones. A lone change for a free node starts at once (the next poll): a new
+customer's site should not wait for edits that may never come. Jobs that queued up behind
+a run, or arrived together, let a burst of edits settle: they start once no new job came
+for ``coalesce_settle`` seconds, at the latest ``coalesce_max_delay`` after the first one
+or after their node became free, whichever is later. So a burst of edits makes at most two
+runs of a node: its first change at once, the rest merged into one run after it.
 
 Claiming is one transaction that inserts the run, its node lock rows (primary key: the
 node) and moves the jobs from ``queued`` to ``running`` only if they still are: two
@@ -19,9 +22,9 @@ workers can never take the same job or the same node, on SQLite or PostgreSQL.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -46,8 +49,12 @@ def merged_scope(jobs: Sequence[Job]) -> list[str] | None:
 
 
 def plan(queued: Sequence[Job], busy: set[str], now: datetime, cfg: JobsConfig,
-         capacity: int) -> list[list[Job]]:
-    """Which queued jobs start now, grouped by run (pure: no database)."""
+         capacity: int, freed: Mapping[str, datetime] | None = None) -> list[list[Job]]:
+    """Which queued jobs start now, grouped by run (pure: no database).
+
+    ``freed``: when a node's last run ended, for runs that ended within the last
+    ``coalesce_max_delay`` seconds (older ones change nothing here)."""
+    freed = freed or {}
     groups: list[list[Job]] = []
     taken: set[int] = set()
     blocked = set(busy)
@@ -68,16 +75,38 @@ def plan(queued: Sequence[Job], busy: set[str], now: datetime, cfg: JobsConfig,
                 if not mergeable(job, other):
                     break
                 group.append(other)
-            newest = max(j.created_at for j in group)
-            oldest = min(j.created_at for j in group)
-            if ((now - newest).total_seconds() < cfg.coalesce_settle
-                    and (now - oldest).total_seconds() < cfg.coalesce_max_delay):
-                blocked |= nodes  # still settling
+            if _settling(group, nodes, freed, now, cfg):
+                blocked |= nodes
                 continue
         taken.update(j.id for j in group)
         blocked |= nodes
         groups.append(group)
     return groups
+
+
+def _settling(group: list[Job], nodes: set[str], freed: Mapping[str, datetime],
+              now: datetime, cfg: JobsConfig) -> bool:
+    """Whether a coalescing group waits for more edits (see the module's text)."""
+    newest = max(j.created_at for j in group)
+    oldest = min(j.created_at for j in group)
+    last_free = max((freed[n] for n in nodes if n in freed), default=None)
+    if len(group) == 1 and (last_free is None or last_free <= oldest):
+        return False  # a lone change for a node that was free when it came
+    since = oldest if last_free is None else max(oldest, last_free)
+    return ((now - newest).total_seconds() < cfg.coalesce_settle
+            and (now - since).total_seconds() < cfg.coalesce_max_delay)
+
+
+def _recently_freed(s, now: datetime, cfg: JobsConfig) -> dict[str, datetime]:
+    """When each node's last run ended, for runs that ended within coalesce_max_delay."""
+    since = now - timedelta(seconds=cfg.coalesce_max_delay)
+    freed: dict[str, datetime] = {}
+    for nodes, finished in s.execute(select(JobRun.nodes, JobRun.finished_at)
+                                     .where(JobRun.finished_at > since)):
+        for n in nodes or ():
+            if n not in freed or finished > freed[n]:
+                freed[n] = finished
+    return freed
 
 
 @dataclass
@@ -104,7 +133,9 @@ def claim(factory, worker_id: str, cfg: JobsConfig, settings, capacity: int) -> 
             if not queued:
                 return []
             busy = set(s.scalars(select(JobNodeLock.node)))
-            for group in plan(queued, busy, now, cfg, capacity):
+            freed = (_recently_freed(s, now, cfg)
+                     if any(j.kind in COALESCE_KINDS for j in queued) else {})
+            for group in plan(queued, busy, now, cfg, capacity, freed):
                 first = group[0]
                 run = JobRun(worker_id=worker_id, kind=first.kind, playbook=first.playbook,
                              nodes=sorted(first.nodes), tenant_scope=merged_scope(group),

@@ -93,6 +93,32 @@ def test_a_fresh_burst_settles_first_but_not_for_long():
     assert len(plan(fix, set(), NOW, CFG, 4)) == 1  # only provisioning waits
 
 
+def test_a_lone_change_for_a_free_node_starts_at_once():
+    lone = job(scope=["shop1"], age=0.0)
+    assert ids(plan([lone], set(), NOW, CFG, 4)) == [[lone.id]]
+    # the node's last run ended before the change came: still free when it came
+    assert ids(plan([lone], set(), NOW, CFG, 4, {"n1": NOW - timedelta(seconds=0.5)})) == [
+        [lone.id]]
+    assert plan([lone], {"n1"}, NOW, CFG, 4) == []  # busy node: it waits
+
+
+def test_changes_that_queued_behind_a_run_settle_from_when_the_node_became_free():
+    behind = [job(scope=[f"shop{i}"], age=2.0 - 0.1 * i) for i in range(5)]  # newest 1.6 s
+    just_freed = {"n1": NOW - timedelta(seconds=0.2)}
+    # nothing new for coalesce_settle: they start, although the node was freed just now
+    assert ids(plan(ordered(behind), set(), NOW, CFG, 4, just_freed)) == [
+        [j.id for j in ordered(behind)]]
+    still_coming = [*behind, job(scope=["shop9"], age=0.1)]
+    assert plan(ordered(still_coming), set(), NOW, CFG, 4, just_freed) == []
+    # at the latest coalesce_max_delay after the node became free
+    long_freed = {"n1": NOW - timedelta(seconds=1.0)}
+    assert len(plan(ordered(still_coming), set(), NOW, CFG, 4, long_freed)) == 1
+    # a lone change that waited behind a run settles as well (more may be on the way)
+    waited = job(scope=["shop1"], age=0.3)
+    assert plan([waited], set(), NOW, CFG, 4, {"n1": NOW - timedelta(seconds=0.1)}) == []
+    assert len(plan([waited], set(), NOW, CFG, 4, long_freed)) == 1
+
+
 def _queue(env, n, **kw):
     return [env.submit(kind="provision", playbook="converge.yml", **kw) for _ in range(n)]
 
